@@ -1,0 +1,60 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/teal-deploy/teal/internal/runtime"
+)
+
+// handle is what the process driver keeps about an instance so that it can
+// adopt it after the server restarts.
+type handle struct {
+	Pid     int       `json:"pid"`
+	Start   string    `json:"start"` // start time in ticks; with Pid, names one process
+	Addr    string    `json:"addr"`
+	Log     string    `json:"log"`
+	Started time.Time `json:"started"`
+}
+
+func (i *instance) Handle() string {
+	b, _ := json.Marshal(handle{Pid: i.pid, Start: i.startTicks, Addr: i.addr, Log: i.logPath, Started: i.started})
+	return string(b)
+}
+
+// Adopt takes over an instance started by an earlier server. Its exit is
+// noticed at once, but its exit status cannot be known: it is not a child
+// of this process.
+func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (runtime.Instance, error) {
+	var hd handle
+	if err := json.Unmarshal([]byte(h), &hd); err != nil || hd.Pid <= 0 {
+		return nil, fmt.Errorf("instance %s: unreadable handle %q", s.ID, h)
+	}
+	if !isRunning(hd.Pid, hd.Start) {
+		return nil, fmt.Errorf("instance %s (pid %d): %w", s.ID, hd.Pid, runtime.ErrGone)
+	}
+	in := &instance{
+		id:         s.ID,
+		addr:       hd.Addr,
+		pid:        hd.Pid,
+		startTicks: hd.Start,
+		logPath:    hd.Log,
+		started:    hd.Started,
+		done:       make(chan struct{}),
+	}
+	go func() {
+		waitExit(hd.Pid, hd.Start)
+		in.exited(runtime.ExitStatus{Code: -1, Unknown: true, Stopped: in.stopping.Load(), At: time.Now()})
+	}()
+	return in, nil
+}
+
+// pollExit waits, by looking every so often, until pid is no longer the
+// process that started at start.
+func pollExit(pid int, start string) {
+	for isRunning(pid, start) {
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,84 @@
+// Package runtime is the contract between teal's engine and what runs
+// instances: a Driver starts them, an Instance reports its address, its
+// exit and its output, and stops. The process driver is in process/; every
+// driver passes the conformance suite in runtimetest/.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/teal-deploy/teal/internal/spec"
+)
+
+// Driver starts instances of a service's revision.
+type Driver interface {
+	// Start starts one instance and returns once it is running (not yet
+	// healthy). An error means nothing is left running.
+	Start(ctx context.Context, s InstanceSpec) (Instance, error)
+	// Adopt finds an instance that a previous server started, from the
+	// handle it returned, so that a server that was killed takes over what
+	// still runs. It fails with ErrGone when the instance is no longer
+	// running.
+	Adopt(ctx context.Context, s InstanceSpec, handle string) (Instance, error)
+}
+
+// ErrGone is returned by Adopt for an instance that no longer runs.
+var ErrGone = errors.New("instance is no longer running")
+
+// InstanceSpec is everything a driver needs to start one instance.
+type InstanceSpec struct {
+	ID       string // unique among all instances the server has started
+	Service  string
+	Revision int
+	Slot     spec.Slot
+	Process  *spec.Process
+}
+
+// Instance is one running copy of a revision.
+type Instance interface {
+	// ID returns the ID the instance was started with.
+	ID() string
+	// Addr returns host:port where the instance serves HTTP, on loopback.
+	Addr() string
+	// Started returns when the instance was started.
+	Started() time.Time
+	// Done is closed once the instance has exited, whatever the cause.
+	Done() <-chan struct{}
+	// Exit describes how the instance ended; it is valid once Done is closed.
+	Exit() ExitStatus
+	// Stop asks the instance to stop (SIGTERM for a process) and kills it
+	// when it has not stopped within grace. It returns once it has exited.
+	Stop(ctx context.Context, grace time.Duration) error
+	// LogTail returns up to n of the last lines the instance wrote.
+	LogTail(n int) []string
+	// Handle returns what the driver needs to adopt the instance again
+	// after the server restarts; it is kept in the state store.
+	Handle() string
+}
+
+// ExitStatus is how an instance ended.
+type ExitStatus struct {
+	Code    int    // exit code, or -1 when killed by a signal
+	Signal  string // the signal that killed it, if one did
+	Stopped bool   // it ended because Stop was called
+	Unknown bool   // the code is not known: the instance was adopted, not started, by this server
+	At      time.Time
+}
+
+func (e ExitStatus) String() string {
+	var s string
+	if e.Unknown {
+		s = "exited (status unknown: it was started by an earlier server)"
+	} else if e.Signal != "" {
+		s = "killed by signal " + e.Signal
+	} else {
+		s = fmt.Sprintf("exited with status %d", e.Code)
+	}
+	if e.Stopped {
+		s += " after teal stopped it"
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+// Package runtimetest is the conformance suite every runtime.Driver must
+// pass, and the scriptable instance it runs: one small program whose
+// behaviour (serve, exit, ignore SIGTERM, print) is set by environment
+// variables, so the same tests exercise every driver.
+package runtimetest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// The environment variables that script the instance program.
+const (
+	EnvApp        = "TEAL_TESTAPP"            // "1" turns a test binary into the instance program
+	EnvExitAfter  = "TEAL_TESTAPP_EXIT_AFTER" // a duration; then exit with EnvExitCode
+	EnvExitCode   = "TEAL_TESTAPP_EXIT_CODE"
+	EnvIgnoreTerm = "TEAL_TESTAPP_IGNORE_TERM" // "1": SIGTERM does not stop it
+	EnvSay        = "TEAL_TESTAPP_SAY"         // printed to stdout at start
+)
+
+// Behaviour scripts one instance of the test program.
+type Behaviour struct {
+	ExitAfter  time.Duration // 0: run until stopped
+	ExitCode   int
+	IgnoreTerm bool
+	Say        string
+}
+
+// Env returns the environment that makes the program behave as b.
+func (b Behaviour) Env() map[string]string {
+	env := map[string]string{EnvApp: "1"}
+	if b.ExitAfter > 0 {
+		env[EnvExitAfter] = b.ExitAfter.String()
+		env[EnvExitCode] = strconv.Itoa(b.ExitCode)
+	}
+	if b.IgnoreTerm {
+		env[EnvIgnoreTerm] = "1"
+	}
+	if b.Say != "" {
+		env[EnvSay] = b.Say
+	}
+	return env
+}
+
+// MaybeRunApp runs the instance program and exits when the environment
+// asks for it; a driver's TestMain calls it first, so the test binary
+// itself is the program and nothing has to be built.
+func MaybeRunApp() {
+	if os.Getenv(EnvApp) != "1" {
+		return
+	}
+	os.Exit(runApp())
+}
+
+func runApp() int {
+	if s := os.Getenv(EnvSay); s != "" {
+		fmt.Println(s)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", os.Getenv("PORT")))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		return 1
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "instance %s\n", os.Getenv("TEAL_INSTANCE"))
+	}))
+
+	sigs := make(chan os.Signal, 1)
+	if os.Getenv(EnvIgnoreTerm) == "1" {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		signal.Notify(sigs, syscall.SIGTERM)
+	}
+	var exitAfter <-chan time.Time
+	if d, err := time.ParseDuration(os.Getenv(EnvExitAfter)); err == nil {
+		exitAfter = time.After(d)
+	}
+	select {
+	case <-sigs:
+		fmt.Println("stopping on SIGTERM")
+		return 0
+	case <-exitAfter:
+		code, _ := strconv.Atoi(os.Getenv(EnvExitCode))
+		fmt.Println("exiting with", code)
+		return code
+	case <-context.Background().Done():
+		return 0
+	}
+}
