@@ -68,6 +68,7 @@ func (d Desired) Validate() []Problem {
 		v.name(at, "service", s.Name)
 		if services[s.Name] {
 			v.add(at, "service %q is declared twice", s.Name)
+			continue
 		}
 		services[s.Name] = true
 		v.service(at, s)

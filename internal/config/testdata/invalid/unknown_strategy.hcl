@@ -1,0 +1,9 @@
+# want: 7:16: Invalid strategy: "bluegreen" is not one of ["blue_green"]. Did you mean "blue_green"?
+service "web" {
+  process {
+    command = ["./web"]
+  }
+  deploy {
+    strategy = "bluegreen"
+  }
+}

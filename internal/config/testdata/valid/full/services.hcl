@@ -1,0 +1,60 @@
+variable "version" {
+  default = "1.0.0"
+}
+
+variable "count" {
+  type    = number
+  default = 2
+}
+
+variable "environment" {
+  default = "dev"
+}
+
+service "web" {
+  version       = var.version
+  desired_count = var.count
+
+  process {
+    command = ["./bin/web", "-version", var.version]
+    env     = { ENVIRONMENT = var.environment }
+    dir     = "run"
+  }
+
+  route {
+    load_balancer = "public"
+    host          = "*.example.com"
+    path          = "/*"
+    priority      = 10
+  }
+
+  route {
+    load_balancer = "internal"
+  }
+
+  health_check {
+    path                = "/health"
+    interval            = "500ms"
+    timeout             = "1s"
+    healthy_threshold   = 3
+    unhealthy_threshold = 2
+    grace_period        = "5s"
+  }
+
+  deploy {
+    strategy      = "blue_green"
+    ready_timeout = "1m"
+    drain_timeout = "10s"
+    keep_previous = "0s"
+  }
+}
+
+service "reporting" {
+  process {
+    command = ["reporting-server"]
+  }
+  route {
+    load_balancer = "public"
+    path          = "/reporting*"
+  }
+}

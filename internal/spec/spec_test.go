@@ -1,0 +1,113 @@
+package spec
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func valid() Desired {
+	web := NewService("web")
+	web.Process = &Process{Command: []string{"/bin/web"}, Dir: "/srv"}
+	web.Routes = []Route{{LoadBalancer: "public", Path: "/*"}}
+	return Desired{LoadBalancers: []LoadBalancer{NewLoadBalancer("public")}, Services: []Service{web}}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Desired)
+		want   string // "" for valid; else "path: message" prefix
+	}{
+		{"defaults are valid", func(d *Desired) {}, ""},
+		{"no process", func(d *Desired) { d.Services[0].Process = nil }, "service.web: a service needs a process block"},
+		{"relative dir", func(d *Desired) { d.Services[0].Process.Dir = "srv" }, `service.web.process.dir: must be an absolute path, got "srv"`},
+		{"empty command", func(d *Desired) { d.Services[0].Process.Command = nil }, "service.web.process.command: must name a program"},
+		{"bad service name", func(d *Desired) { d.Services[0].Name = "9web" }, `service.9web: service name "9web" must start with a letter`},
+		{"duplicate service", func(d *Desired) { d.Services = append(d.Services, d.Services[0]) }, `service.web: service "web" is declared twice`},
+		{"zero count", func(d *Desired) { d.Services[0].DesiredCount = 0 }, "service.web.desired_count: must be between 1 and 1000, got 0"},
+		{"undeclared load balancer", func(d *Desired) { d.Services[0].Routes[0].LoadBalancer = "x" }, `service.web.route[0].load_balancer: no load balancer named "x" is declared`},
+		{"same listen twice", func(d *Desired) {
+			d.LoadBalancers = append(d.LoadBalancers, LoadBalancer{Name: "other", Listen: DefaultListen})
+		}, `load_balancer.other.listen: 127.0.0.1:8080 is also the address of load balancer "public"`},
+		{"listen host name", func(d *Desired) { d.LoadBalancers[0].Listen = "example.com:80" }, "load_balancer.public.listen: \"example.com:80\": host must be an IP address or localhost"},
+		{"same automatic route twice", func(d *Desired) {
+			api := d.Services[0]
+			api.Name = "api"
+			d.Services = append(d.Services, api)
+		}, `service.api.route[0]: matches exactly what service "web" route 1 matches`},
+		{"priority out of range", func(d *Desired) { d.Services[0].Routes[0].Priority = 50001 }, "service.web.route[0].priority: must be between 1 and 50000"},
+		{"host pattern", func(d *Desired) { d.Services[0].Routes[0].Host = "exa mple.com" }, `service.web.route[0].host: "exa mple.com" is not a host pattern`},
+		{"health path", func(d *Desired) { d.Services[0].HealthCheck.Path = "health" }, `service.web.health_check.path: must start with '/'`},
+		{"threshold", func(d *Desired) { d.Services[0].HealthCheck.HealthyThreshold = 11 }, "service.web.health_check.healthy_threshold: must be between 1 and 10, got 11"},
+		{"negative keep", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = -1 }, "service.web.deploy.keep_previous: must not be negative"},
+		{"zero keep is fine", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = 0 }, ""},
+		{"strategy", func(d *Desired) { d.Services[0].Deploy.Strategy = "canary" }, `service.web.deploy.strategy: "canary" is not a strategy teal knows; expected "blue_green"`},
+		{"reserved env", func(d *Desired) { d.Services[0].Process.Env = map[string]string{"TEAL_SLOT": "x"} }, "service.web.process.env: TEAL_SLOT is set by teal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := valid()
+			tt.change(&d)
+			ps := d.Validate()
+			if tt.want == "" {
+				if len(ps) != 0 {
+					t.Fatalf("problems: %v", ps)
+				}
+				return
+			}
+			if len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), tt.want) {
+				t.Fatalf("problems: %v\nwant one starting %q", ps, tt.want)
+			}
+		})
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]string{"30s": "30s", "2m": "2m", "1h": "1h", "90s": "1m30s", "500ms": "500ms", "0s": "0s", "1h30m": "1h30m"} {
+		d, err := ParseDuration(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.String() != want {
+			t.Errorf("%s: String() = %q, want %q", in, d.String(), want)
+		}
+		b, _ := json.Marshal(d)
+		var back Duration
+		if err := json.Unmarshal(b, &back); err != nil || back != d {
+			t.Errorf("%s: JSON round trip gave %v, %v", in, back, err)
+		}
+	}
+	if _, err := ParseDuration("5"); err == nil || !strings.Contains(err.Error(), `like "30s"`) {
+		t.Errorf("ParseDuration(5) = %v", err)
+	}
+	if DefaultKeepPrevious.D() != 5*time.Minute {
+		t.Error("Duration.D")
+	}
+}
+
+// Only the version and the process make a new revision; the hash says so.
+func TestTemplate(t *testing.T) {
+	a := valid().Services[0]
+	b := a
+	b.DesiredCount = 5
+	b.Routes = nil
+	b.HealthCheck.Interval = Duration(time.Minute)
+	if a.Template().Hash() != b.Template().Hash() {
+		t.Error("count, routes and health check changed the template")
+	}
+	c := a
+	c.Process = &Process{Command: []string{"/bin/web"}, Dir: "/srv", Env: map[string]string{"A": "1"}}
+	d := a
+	d.Version = "2"
+	if a.Template().Hash() == c.Template().Hash() || a.Template().Hash() == d.Template().Hash() {
+		t.Error("env or version did not change the template")
+	}
+}
+
+func TestSlotOther(t *testing.T) {
+	if Blue.Other() != Green || Green.Other() != Blue || Slot("").Other() != Blue {
+		t.Error("Other")
+	}
+}
