@@ -1,0 +1,350 @@
+// Package plan works out what an apply would do: a pure diff of the
+// desired state against what is recorded, attribute by attribute, with
+// what each change does to traffic. It does no I/O.
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/teal-deploy/teal/internal/spec"
+)
+
+// Action is what happens to one object or attribute.
+type Action int
+
+// The actions, as Terraform names them.
+const (
+	NoOp Action = iota
+	Create
+	Update
+	Delete
+)
+
+func (a Action) String() string {
+	switch a {
+	case Create:
+		return "create"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	default:
+		return "no-op"
+	}
+}
+
+// Symbol returns the mark a plan shows for a: + ~ -.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	default:
+		return " "
+	}
+}
+
+// MarshalText writes a as its name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads an action name.
+func (a *Action) UnmarshalText(b []byte) error {
+	for _, x := range []Action{NoOp, Create, Update, Delete} {
+		if x.String() == string(b) {
+			*a = x
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown plan action %q", b)
+}
+
+// Current is what the server has recorded, as the diff needs it.
+type Current struct {
+	Serial        uint64
+	LoadBalancers []spec.LoadBalancer
+	Services      []CurrentService
+}
+
+// CurrentService is one recorded service.
+type CurrentService struct {
+	Spec         spec.Service // as last applied
+	LiveRevision int          // 0 when no revision is live
+	LiveSlot     spec.Slot
+	NextRevision int // the number a new revision would get
+}
+
+// Plan is the set of changes an apply would make.
+type Plan struct {
+	// Serial is the state serial the plan was made against; an apply of
+	// the plan refuses to run when the state has moved on.
+	Serial  uint64   `json:"serial"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is what happens to one load balancer or service.
+type Change struct {
+	Type   string `json:"type"` // "load_balancer" or "service"
+	Name   string `json:"name"`
+	Action Action `json:"action"`
+	Attrs  []Attr `json:"attributes,omitempty"` // the attributes that change
+	// Unchanged counts the attributes that stay as they are.
+	Unchanged int `json:"unchanged_attributes"`
+	// Revision is the number of the revision this change deploys; 0 when
+	// it deploys none.
+	Revision int           `json:"revision,omitempty"`
+	Strategy spec.Strategy `json:"strategy,omitempty"`
+	// Traffic says, for people, what the change does to traffic.
+	Traffic []string `json:"traffic"`
+}
+
+// Address names the object as a plan shows it: service.web.
+func (c Change) Address() string { return c.Type + "." + c.Name }
+
+// Attr is one attribute that changes.
+type Attr struct {
+	Path   string `json:"path"`
+	Action Action `json:"action"`
+	Before string `json:"before,omitempty"` // rendered as in HCL
+	After  string `json:"after,omitempty"`
+	// NewRevision is true when changing the attribute needs a new revision.
+	NewRevision bool `json:"new_revision,omitempty"`
+}
+
+// HasChanges reports whether applying p would change anything.
+func (p Plan) HasChanges() bool { return len(p.Changes) > 0 }
+
+// Counts returns how many objects p creates, updates and deletes.
+func (p Plan) Counts() (add, change, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			add++
+		case Update:
+			change++
+		case Delete:
+			destroy++
+		}
+	}
+	return
+}
+
+// Change returns the change to the object at address, or false.
+func (p Plan) Change(typ, name string) (Change, bool) {
+	for _, c := range p.Changes {
+		if c.Type == typ && c.Name == name {
+			return c, true
+		}
+	}
+	return Change{}, false
+}
+
+// Diff returns the plan that takes cur to desired. Load balancers come
+// first, then services, each sorted by name.
+func Diff(desired spec.Desired, cur Current) Plan {
+	p := Plan{Serial: cur.Serial}
+	p.Changes = append(p.Changes, diffLoadBalancers(desired.LoadBalancers, cur.LoadBalancers)...)
+	p.Changes = append(p.Changes, diffServices(desired.Services, cur.Services)...)
+	return p
+}
+
+func diffLoadBalancers(want, have []spec.LoadBalancer) []Change {
+	var out []Change
+	old := map[string]spec.LoadBalancer{}
+	for _, lb := range have {
+		old[lb.Name] = lb
+	}
+	for _, lb := range want {
+		prev, existed := old[lb.Name]
+		delete(old, lb.Name)
+		c := Change{Type: "load_balancer", Name: lb.Name}
+		switch {
+		case !existed:
+			c.Action = Create
+			c.Attrs = []Attr{{Path: "listen", Action: Create, After: quote(lb.Listen)}}
+			c.Traffic = []string{"starts listening on " + lb.Listen}
+		case prev.Listen != lb.Listen:
+			c.Action = Update
+			c.Attrs = []Attr{{Path: "listen", Action: Update, Before: quote(prev.Listen), After: quote(lb.Listen)}}
+			c.Traffic = []string{fmt.Sprintf("moves from %s to %s; requests in flight on %s finish first", prev.Listen, lb.Listen, prev.Listen)}
+		default:
+			continue
+		}
+		out = append(out, c)
+	}
+	for _, lb := range have {
+		if _, gone := old[lb.Name]; gone {
+			out = append(out, Change{
+				Type: "load_balancer", Name: lb.Name, Action: Delete,
+				Attrs:   []Attr{{Path: "listen", Action: Delete, Before: quote(lb.Listen)}},
+				Traffic: []string{"stops listening on " + lb.Listen + " once requests in flight finish"},
+			})
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+func diffServices(want []spec.Service, have []CurrentService) []Change {
+	var out []Change
+	old := map[string]CurrentService{}
+	for _, s := range have {
+		old[s.Spec.Name] = s
+	}
+	for _, s := range want {
+		cur, existed := old[s.Name]
+		delete(old, s.Name)
+		if !existed {
+			out = append(out, createService(s, 1))
+			continue
+		}
+		if c, changed := updateService(s, cur); changed {
+			out = append(out, c)
+		}
+	}
+	for _, s := range have {
+		if _, gone := old[s.Spec.Name]; gone {
+			out = append(out, deleteService(s))
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+func createService(s spec.Service, revision int) Change {
+	c := Change{Type: "service", Name: s.Name, Action: Create, Revision: revision, Strategy: s.Deploy.Strategy}
+	for _, a := range flatten(s) {
+		c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Create, After: a.value, NewRevision: a.template})
+	}
+	c.Traffic = []string{fmt.Sprintf("deploys revision %d: starts %s in the blue slot and routes to %s once %s healthy",
+		revision, instances(s.DesiredCount), them(s.DesiredCount), are(s.DesiredCount))}
+	return c
+}
+
+func updateService(s spec.Service, cur CurrentService) (Change, bool) {
+	c := Change{Type: "service", Name: s.Name, Action: Update}
+	before, after := flatten(cur.Spec), flatten(s)
+	c.Attrs, c.Unchanged = diffAttrs(before, after)
+	templateChanged := slices.ContainsFunc(c.Attrs, func(a Attr) bool { return a.NewRevision })
+	if len(c.Attrs) == 0 && cur.LiveRevision != 0 {
+		return c, false
+	}
+	old := cur.Spec
+	if templateChanged || cur.LiveRevision == 0 {
+		c.Revision = cur.NextRevision
+		c.Strategy = s.Deploy.Strategy
+		slot := cur.LiveSlot.Other()
+		why := ""
+		if cur.LiveRevision == 0 {
+			why = " (no revision is live)"
+		}
+		c.Traffic = append(c.Traffic, fmt.Sprintf("deploys revision %d%s by %s: starts %s in the %s slot, switches traffic when all are healthy",
+			c.Revision, why, s.Deploy.Strategy, instances(s.DesiredCount), slot))
+		if cur.LiveRevision != 0 {
+			c.Traffic = append(c.Traffic, fmt.Sprintf("then drains revision %d in %s (up to %s) and keeps it warm for %s for an instant rollback",
+				cur.LiveRevision, cur.LiveSlot, s.Deploy.DrainTimeout, s.Deploy.KeepPrevious))
+		}
+		if len(c.Attrs) == 0 {
+			c.Attrs = nil
+		}
+	} else if old.DesiredCount != s.DesiredCount {
+		verb := "starts"
+		n := s.DesiredCount - old.DesiredCount
+		if n < 0 {
+			verb, n = "drains and stops", -n
+		}
+		c.Traffic = append(c.Traffic, fmt.Sprintf("scales revision %d from %d to %d: %s %s; no new revision",
+			cur.LiveRevision, old.DesiredCount, s.DesiredCount, verb, instances(n)))
+	}
+	if !slices.Equal(old.Routes, s.Routes) {
+		c.Traffic = append(c.Traffic, "changes routes on the load balancer in place, with no restart")
+	}
+	if old.HealthCheck != s.HealthCheck && !templateChanged {
+		c.Traffic = append(c.Traffic, "changes health checks of the running instances in place")
+	}
+	if old.Deploy != s.Deploy && !templateChanged {
+		c.Traffic = append(c.Traffic, "changes how the next deployment runs; nothing restarts")
+	}
+	return c, true
+}
+
+func deleteService(cur CurrentService) Change {
+	c := Change{Type: "service", Name: cur.Spec.Name, Action: Delete}
+	for _, a := range flatten(cur.Spec) {
+		c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Delete, Before: a.value})
+	}
+	if cur.LiveRevision != 0 {
+		c.Traffic = []string{fmt.Sprintf("removes its routes, drains revision %d (up to %s), stops its instances; its history is kept",
+			cur.LiveRevision, cur.Spec.Deploy.DrainTimeout)}
+	} else {
+		c.Traffic = []string{"forgets the service; nothing of it runs"}
+	}
+	return c
+}
+
+// diffAttrs compares two flattened services, path by path.
+func diffAttrs(before, after []attr) (changed []Attr, unchanged int) {
+	old := map[string]attr{}
+	for _, a := range before {
+		old[a.path] = a
+	}
+	for _, a := range after {
+		b, ok := old[a.path]
+		delete(old, a.path)
+		switch {
+		case !ok:
+			changed = append(changed, Attr{Path: a.path, Action: Create, After: a.value, NewRevision: a.template})
+		case b.value != a.value:
+			changed = append(changed, Attr{Path: a.path, Action: Update, Before: b.value, After: a.value, NewRevision: a.template})
+		default:
+			unchanged++
+		}
+	}
+	for _, b := range before {
+		if _, gone := old[b.path]; gone {
+			changed = append(changed, Attr{Path: b.path, Action: Delete, Before: b.value, NewRevision: b.template})
+		}
+	}
+	return changed, unchanged
+}
+
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+}
+
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return fmt.Sprintf("%d instances", n)
+}
+
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func are(n int) string {
+	if n == 1 {
+		return "it is"
+	}
+	return "all are"
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// joinQuoted renders a list of strings as HCL does.
+func joinQuoted(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = quote(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -1,0 +1,87 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Render writes p for people, in Terraform's layout: one block per object
+// with + ~ - marks, the attributes that change, and under each block what
+// the change does to traffic.
+func Render(w io.Writer, p Plan) {
+	if !p.HasChanges() {
+		fmt.Fprintln(w, "No changes. What runs matches the configuration.")
+		return
+	}
+	fmt.Fprintln(w, "teal will perform the following actions:")
+	for _, c := range p.Changes {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  # %s %s\n", c.Address(), headline(c))
+		fmt.Fprintf(w, "  %s %s %q {\n", c.Action.Symbol(), c.Type, c.Name)
+		width := 0
+		for _, a := range c.Attrs {
+			width = max(width, len(a.Path))
+		}
+		for _, a := range c.Attrs {
+			fmt.Fprintf(w, "      %s %-*s = %s%s\n", a.Action.Symbol(), width, a.Path, value(a), mark(c, a))
+		}
+		if c.Unchanged > 0 {
+			fmt.Fprintf(w, "        # (%d unchanged %s hidden)\n", c.Unchanged, plural(c.Unchanged, "attribute"))
+		}
+		fmt.Fprintln(w, "    }")
+		for _, t := range c.Traffic {
+			fmt.Fprintf(w, "    → %s\n", t)
+		}
+	}
+	add, change, destroy := p.Counts()
+	fmt.Fprintf(w, "\nPlan: %d to add, %d to change, %d to destroy.\n", add, change, destroy)
+}
+
+func headline(c Change) string {
+	switch c.Action {
+	case Create:
+		return "will be created"
+	case Delete:
+		return "will be destroyed"
+	}
+	if c.Revision != 0 {
+		return fmt.Sprintf("will be updated, deploying revision %d", c.Revision)
+	}
+	return "will be updated in place"
+}
+
+func value(a Attr) string {
+	switch a.Action {
+	case Create:
+		return a.After
+	case Delete:
+		return a.Before + " -> null"
+	default:
+		return a.Before + " -> " + a.After
+	}
+}
+
+// mark flags, on an update, the attributes that make a new revision.
+func mark(c Change, a Attr) string {
+	if c.Action == Update && a.NewRevision {
+		return " # new revision"
+	}
+	return ""
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// Summary returns the last line of Render, for logs.
+func Summary(p Plan) string {
+	if !p.HasChanges() {
+		return "no changes"
+	}
+	add, change, destroy := p.Counts()
+	return strings.TrimSuffix(fmt.Sprintf("%d to add, %d to change, %d to destroy.", add, change, destroy), ".")
+}
