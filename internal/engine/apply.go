@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/teal-deploy/teal/internal/plan"
+	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/state"
+)
+
+// ApplyOptions changes how Apply runs.
+type ApplyOptions struct {
+	// ExpectSerial, when set, is the state serial of the plan that was
+	// shown; the apply refuses to run if the state has changed since.
+	ExpectSerial *uint64
+	// Actor says who asked, for the event log.
+	Actor string
+}
+
+// Result is how one change of an apply went.
+type Result struct {
+	Address    string            `json:"address"`
+	Action     plan.Action       `json:"action"`
+	Deployment *state.Deployment `json:"deployment,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// Apply makes what runs match desired: it plans, starts and moves load
+// balancers, then changes every service at once, each by its own
+// deployment. It returns when every deployment has switched and drained
+// (not when keep_previous has passed). A failed deployment is in its
+// Result; the error is for an apply that could not start.
+func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (plan.Plan, []Result, error) {
+	if e.ctx.Err() != nil {
+		return plan.Plan{}, nil, ErrShuttingDown
+	}
+	if err := e.lockApply(opts.Actor); err != nil {
+		return plan.Plan{}, nil, err
+	}
+	defer e.unlockApply()
+
+	p, err := e.Plan(desired)
+	if err != nil {
+		return p, nil, err
+	}
+	if opts.ExpectSerial != nil && *opts.ExpectSerial != p.Serial {
+		return p, nil, fmt.Errorf("%w (serial %d, now %d)", ErrStale, *opts.ExpectSerial, p.Serial)
+	}
+	var results []Result
+	var services []plan.Change
+	lbChanged := false
+	for _, c := range p.Changes {
+		if c.Type == "load_balancer" {
+			lbChanged = true
+			results = append(results, Result{Address: c.Address(), Action: c.Action})
+		} else {
+			services = append(services, c)
+		}
+	}
+	if lbChanged {
+		// Listeners first: a service's routes need them. A listener that
+		// cannot bind stops the apply before any service changes.
+		if err := e.sw.SetLoadBalancers(e.ctx, desired.LoadBalancers); err != nil {
+			return p, nil, err
+		}
+		err := e.store.Update(func(tx *state.Tx) error {
+			if err := tx.SetLoadBalancers(desired.LoadBalancers); err != nil {
+				return err
+			}
+			_, err := tx.AppendEvent(state.Event{Type: "load_balancers.applied", Actor: opts.Actor,
+				Message: fmt.Sprintf("%d load balancers", len(desired.LoadBalancers))})
+			return err
+		})
+		if err != nil {
+			return p, nil, fmt.Errorf("record load balancers: %w", err)
+		}
+		for _, c := range p.Changes {
+			if c.Type == "load_balancer" && rep != nil {
+				rep(Progress{Time: e.now(), Message: fmt.Sprintf("%s: %s", c.Address(), c.Traffic[0])})
+			}
+		}
+	}
+
+	out := make([]Result, len(services))
+	var wg sync.WaitGroup
+	for i, c := range services {
+		want, _ := desired.Service(c.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = e.applyService(c, want, opts.Actor, rep)
+		}()
+	}
+	wg.Wait()
+	return p, append(results, out...), nil
+}
+
+func (e *Engine) lockApply(actor string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h := e.applying; h != nil {
+		return &BusyError{What: "apply", Holder: h.what, Actor: h.actor, Since: h.since}
+	}
+	e.applying = &holder{what: "another apply", actor: actor, since: e.now()}
+	return nil
+}
+
+func (e *Engine) unlockApply() {
+	e.mu.Lock()
+	e.applying = nil
+	e.mu.Unlock()
+}
+
+// applyService carries out the change c to one service.
+func (e *Engine) applyService(c plan.Change, want spec.Service, actor string, rep Reporter) Result {
+	res := Result{Address: c.Address(), Action: c.Action}
+	s := e.service(c.Name)
+	if err := s.lock("apply", actor, e.now()); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer s.unlock()
+	var d state.Deployment
+	var err error
+	switch {
+	case c.Action == plan.Delete:
+		d, err = e.destroy(s, actor, rep)
+	case c.Revision != 0:
+		var rev state.Revision
+		rev, err = e.newRevision(want)
+		if err == nil {
+			d, err = e.deploy(e.ctx, s, rev, want, state.KindDeploy, actor, rep)
+		}
+	default:
+		d, err = e.update(s, want, actor, rep)
+	}
+	if d.ID != 0 {
+		res.Deployment = &d
+	}
+	if err != nil {
+		res.Error = err.Error()
+		var de *DeploymentError
+		if errors.As(err, &de) {
+			res.Error = de.Reason
+		}
+	}
+	return res
+}
+
+// newRevision records a new revision of want, and the service itself if
+// it is new.
+func (e *Engine) newRevision(want spec.Service) (state.Revision, error) {
+	var rev state.Revision
+	err := e.store.Update(func(tx *state.Tx) error {
+		if _, err := tx.Service(want.Name); errors.Is(err, state.ErrNotFound) {
+			if err := tx.PutService(state.Service{Name: want.Name, Spec: want}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		var err error
+		rev, err = tx.CreateRevision(want)
+		if err != nil {
+			return err
+		}
+		_, err = tx.AppendEvent(state.Event{Service: want.Name, Type: "revision.created",
+			Message: fmt.Sprintf("revision %d (%s, template %s)", rev.Number, orNone(rev.Version), rev.Hash)})
+		return err
+	})
+	if err != nil {
+		return rev, fmt.Errorf("service %q: record a new revision: %w", want.Name, err)
+	}
+	return rev, nil
+}
+
+// destroy removes a service's routes, drains and stops its instances, and
+// forgets it; its history is kept.
+func (e *Engine) destroy(s *service, actor string, rep Reporter) (state.Deployment, error) {
+	s.stopTimer()
+	s.mu.Lock()
+	live, prev := s.live, s.previous
+	s.live, s.previous = nil, nil
+	s.mu.Unlock()
+	d := state.Deployment{Service: s.name, Kind: state.KindDestroy}
+	if live != nil {
+		d.FromRevision, d.Slot = live.rev.Number, live.slot
+	}
+	j, err := e.openJournal(d, actor, rep, nil)
+	if err != nil {
+		return d, err
+	}
+	i, _ := j.begin("unroute", "remove the service's routes; new requests to them get 404", nil)
+	e.sw.SetRoutes(s.name, nil)
+	_ = j.end(i, state.Succeeded, "removed")
+	if live != nil {
+		i, _ = j.begin("drain", fmt.Sprintf("revision %d in %s, for at most %s", live.rev.Number, live.slot, live.spec.Deploy.DrainTimeout), nil)
+		_ = j.end(i, state.Succeeded, drain(e.ctx, live, live.spec.Deploy.DrainTimeout.D()))
+	}
+	i, _ = j.begin("stop", "stop every instance of the service", nil)
+	e.stopGroup(context.Background(), live, s.name, "the service is destroyed")
+	e.stopGroup(context.Background(), prev, s.name, "the service is destroyed")
+	_ = j.end(i, state.Succeeded, "stopped")
+	err = j.finish(state.Succeeded, "", func(tx *state.Tx) error { return tx.DeleteService(s.name) })
+	e.sw.RemoveService(s.name)
+	e.mu.Lock()
+	delete(e.services, s.name)
+	e.mu.Unlock()
+	return j.d, err
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/state"
+)
+
+// ServiceStatus is what `teal status` shows of one service.
+type ServiceStatus struct {
+	Name    string `json:"name"`
+	Version string `json:"version"` // of the live revision
+	// Live takes the traffic; Previous is warm for an instant rollback;
+	// Candidate is being deployed.
+	Live      *SlotStatus `json:"live,omitempty"`
+	Previous  *SlotStatus `json:"previous,omitempty"`
+	Candidate *SlotStatus `json:"candidate,omitempty"`
+	// Deployment is the last deployment, or the one in flight.
+	Deployment *state.Deployment `json:"deployment,omitempty"`
+}
+
+// SlotStatus is a revision in a slot and its instances.
+type SlotStatus struct {
+	Slot      spec.Slot        `json:"slot"`
+	Revision  int              `json:"revision"`
+	Version   string           `json:"version"`
+	Weight    int              `json:"weight"` // percent of new requests
+	WarmUntil time.Time        `json:"warm_until,omitzero"`
+	Instances []InstanceStatus `json:"instances"`
+}
+
+// InstanceStatus is one instance as the load balancer sees it.
+type InstanceStatus struct {
+	ID        string    `json:"id"`
+	Addr      string    `json:"addr"`
+	Health    string    `json:"health"`
+	LastCheck string    `json:"last_check,omitempty"`
+	InFlight  int64     `json:"in_flight"`
+	Served    uint64    `json:"served"`
+	Started   time.Time `json:"started"`
+	Exit      string    `json:"exit,omitempty"`
+}
+
+// Status returns the status of every service, or of the one named.
+func (e *Engine) Status(name string) ([]ServiceStatus, error) {
+	var out []ServiceStatus
+	err := e.store.View(func(tx *state.Tx) error {
+		svcs, err := tx.Services()
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, svc := range svcs {
+			if name != "" && svc.Name != name {
+				continue
+			}
+			found = true
+			st := ServiceStatus{Name: svc.Name}
+			ds, err := tx.Deployments(svc.Name)
+			if err != nil {
+				return err
+			}
+			if len(ds) > 0 {
+				st.Deployment = &ds[len(ds)-1]
+			}
+			out = append(out, e.fill(st, svc))
+		}
+		if name != "" && !found {
+			return fmt.Errorf("service %q: %w", name, state.ErrNotFound)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *Engine) fill(st ServiceStatus, svc state.Service) ServiceStatus {
+	s := e.service(svc.Name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live != nil {
+		st.Live = slotStatus(s.live, 100)
+		st.Version = s.live.rev.Version
+	}
+	if s.previous != nil {
+		st.Previous = slotStatus(s.previous, 0)
+		if svc.Previous != nil {
+			st.Previous.WarmUntil = svc.Previous.WarmUntil
+		}
+	}
+	if s.candidate != nil {
+		st.Candidate = slotStatus(s.candidate, 0)
+	}
+	return st
+}
+
+func slotStatus(g *group, weight int) *SlotStatus {
+	ss := &SlotStatus{Slot: g.slot, Revision: g.rev.Number, Version: g.rev.Version, Weight: weight, Instances: []InstanceStatus{}}
+	for _, m := range g.members {
+		is := InstanceStatus{
+			ID: m.inst.ID(), Addr: m.inst.Addr(), Health: m.target.Health().String(),
+			LastCheck: m.target.LastResult(), InFlight: m.target.InFlight(), Served: m.target.Served(),
+			Started: m.inst.Started(),
+		}
+		select {
+		case <-m.inst.Done():
+			is.Exit = m.inst.Exit().String()
+		default:
+		}
+		ss.Instances = append(ss.Instances, is)
+	}
+	return ss
+}
+
+// History returns a service's revisions and deployments, oldest first.
+func (e *Engine) History(name string) ([]state.Revision, []state.Deployment, error) {
+	var revs []state.Revision
+	var ds []state.Deployment
+	err := e.store.View(func(tx *state.Tx) error {
+		var err error
+		if revs, err = tx.Revisions(name); err != nil {
+			return err
+		}
+		if ds, err = tx.Deployments(name); err != nil {
+			return err
+		}
+		if len(revs) == 0 && len(ds) == 0 {
+			return fmt.Errorf("service %q: %w", name, state.ErrNotFound)
+		}
+		return nil
+	})
+	return revs, ds, err
+}
+
+// Events returns up to limit events after sequence number after.
+func (e *Engine) Events(after uint64, limit int) ([]state.Event, error) {
+	var evs []state.Event
+	err := e.store.View(func(tx *state.Tx) error {
+		var err error
+		evs, err = tx.Events(after, limit)
+		return err
+	})
+	return evs, err
+}
