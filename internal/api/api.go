@@ -1,0 +1,95 @@
+// Package api is the wire format of teal's HTTP API and a client for it.
+// The server's handlers and the CLI share these types, so the two cannot
+// drift apart. Long operations (apply, rollback) answer with a stream of
+// JSON lines: progress as it happens, then one result or one error.
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/plan"
+	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/state"
+)
+
+// ActorHeader carries who is asking, for the event log.
+const ActorHeader = "X-Teal-Actor"
+
+// PlanRequest asks what applying Desired would do.
+type PlanRequest struct {
+	Desired spec.Desired `json:"desired"`
+}
+
+// ApplyRequest asks to apply Desired. With ExpectSerial set, the server
+// refuses when the state changed since the plan the user approved.
+type ApplyRequest struct {
+	Desired      spec.Desired `json:"desired"`
+	ExpectSerial *uint64      `json:"expect_serial,omitempty"`
+}
+
+// ApplyResult is the last line of an apply's stream.
+type ApplyResult struct {
+	Plan    plan.Plan       `json:"plan"`
+	Results []engine.Result `json:"results"`
+}
+
+// RollbackRequest asks to roll a service back; To 0 means the revision
+// before the live one.
+type RollbackRequest struct {
+	To int `json:"to,omitempty"`
+}
+
+// RollbackResult is the last line of a rollback's stream.
+type RollbackResult struct {
+	Deployment state.Deployment `json:"deployment"`
+	Error      string           `json:"error,omitempty"`
+}
+
+// HistoryResponse holds a service's revisions and deployments.
+type HistoryResponse struct {
+	Revisions   []state.Revision   `json:"revisions"`
+	Deployments []state.Deployment `json:"deployments"`
+}
+
+// VersionResponse says which teal the server is.
+type VersionResponse struct {
+	Version string `json:"version"`
+}
+
+// Line is one line of a stream: exactly one field is set.
+type Line struct {
+	Progress *engine.Progress `json:"progress,omitempty"`
+	Result   json.RawMessage  `json:"result,omitempty"`
+	Error    *Error           `json:"error,omitempty"`
+}
+
+// Error kinds, so that a client can tell them apart.
+const (
+	KindInvalid      = "invalid"       // the request or its desired state is malformed
+	KindNotFound     = "not_found"     // no such service or revision
+	KindBusy         = "busy"          // another operation holds what this one needs
+	KindStale        = "stale"         // the state moved since the plan
+	KindShuttingDown = "shutting_down" // the server is stopping
+	KindUnauthorized = "unauthorized"  // a TCP client without the token
+	KindFailed       = "failed"        // anything else
+)
+
+// Error is what the API answers when a request fails.
+type Error struct {
+	Kind     string         `json:"kind"`
+	Message  string         `json:"message"`
+	Problems []spec.Problem `json:"problems,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 0 {
+		return e.Message
+	}
+	s := e.Message
+	for _, p := range e.Problems {
+		s += fmt.Sprintf("\n  %s", p.Error())
+	}
+	return s
+}

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/plan"
+	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/state"
+)
+
+// Client talks to a teal server.
+type Client struct {
+	http  *http.Client
+	base  string
+	token string
+	actor string
+}
+
+// NewClient returns a client for the server at addr: "unix:///path/teal.sock"
+// or "http://host:port". token is sent over TCP; actor names who asks.
+func NewClient(addr, token, actor string) (*Client, error) {
+	c := &Client{token: token, actor: actor}
+	switch {
+	case strings.HasPrefix(addr, "unix://"):
+		path := strings.TrimPrefix(addr, "unix://")
+		c.base = "http://teal"
+		c.http = &http.Client{Transport: &http.Transport{
+			Proxy: nil,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", path)
+			},
+		}}
+	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
+		if _, err := url.Parse(addr); err != nil {
+			return nil, fmt.Errorf("server address %q: %w", addr, err)
+		}
+		c.base = strings.TrimSuffix(addr, "/")
+		c.http = &http.Client{Transport: &http.Transport{Proxy: nil}}
+	default:
+		return nil, fmt.Errorf("server address %q: expected unix:///path/teal.sock or http://host:port", addr)
+	}
+	return c, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.actor != "" {
+		req.Header.Set(ActorHeader, c.actor)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the teal server: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e struct {
+			Error *Error `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) == nil && e.Error != nil {
+			return nil, e.Error
+		}
+		return nil, &Error{Kind: KindFailed, Message: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))}
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// stream reads a stream of lines, passing progress on, and decodes the
+// result into out.
+func (c *Client) stream(ctx context.Context, path string, body any, onProgress func(engine.Progress), out any) error {
+	resp, err := c.do(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("unreadable line from the server: %w", err)
+		}
+		switch {
+		case l.Progress != nil:
+			if onProgress != nil {
+				onProgress(*l.Progress)
+			}
+		case l.Error != nil:
+			return l.Error
+		case l.Result != nil:
+			return json.Unmarshal(l.Result, out)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("the stream from the server broke: %w", err)
+	}
+	return errors.New("the server ended the stream without a result; it may have stopped")
+}
+
+// Version returns the server's version.
+func (c *Client) Version(ctx context.Context) (VersionResponse, error) {
+	var v VersionResponse
+	return v, c.getJSON(ctx, http.MethodGet, "/v1/version", nil, &v)
+}
+
+// Plan returns what applying desired would do.
+func (c *Client) Plan(ctx context.Context, desired spec.Desired) (plan.Plan, error) {
+	var p plan.Plan
+	return p, c.getJSON(ctx, http.MethodPost, "/v1/plan", PlanRequest{Desired: desired}, &p)
+}
+
+// Apply applies and calls onProgress for each step as it happens.
+func (c *Client) Apply(ctx context.Context, req ApplyRequest, onProgress func(engine.Progress)) (ApplyResult, error) {
+	var r ApplyResult
+	return r, c.stream(ctx, "/v1/apply", req, onProgress, &r)
+}
+
+// Status returns the status of every service, or of the one named.
+func (c *Client) Status(ctx context.Context, service string) ([]engine.ServiceStatus, error) {
+	var st []engine.ServiceStatus
+	path := "/v1/status"
+	if service != "" {
+		path += "?service=" + url.QueryEscape(service)
+	}
+	return st, c.getJSON(ctx, http.MethodGet, path, nil, &st)
+}
+
+// History returns a service's revisions and deployments.
+func (c *Client) History(ctx context.Context, service string) (HistoryResponse, error) {
+	var h HistoryResponse
+	return h, c.getJSON(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/history", nil, &h)
+}
+
+// Rollback rolls a service back and calls onProgress as it goes.
+func (c *Client) Rollback(ctx context.Context, service string, to int, onProgress func(engine.Progress)) (RollbackResult, error) {
+	var r RollbackResult
+	return r, c.stream(ctx, "/v1/services/"+url.PathEscape(service)+"/rollback", RollbackRequest{To: to}, onProgress, &r)
+}
+
+// Events returns up to limit events after sequence number after.
+func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]state.Event, error) {
+	var evs []state.Event
+	return evs, c.getJSON(ctx, http.MethodGet, fmt.Sprintf("/v1/events?after=%d&limit=%d", after, limit), nil, &evs)
+}

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/version"
+)
+
+// maxBody bounds a request body: a desired state is a few kilobytes.
+const maxBody = 8 << 20
+
+// routes lists the whole API.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/version", handler(s.version))
+	mux.Handle("POST /v1/plan", handler(s.plan))
+	mux.Handle("POST /v1/apply", handler(s.apply))
+	mux.Handle("GET /v1/status", handler(s.status))
+	mux.Handle("GET /v1/services/{name}/history", handler(s.history))
+	mux.Handle("POST /v1/services/{name}/rollback", handler(s.rollback))
+	mux.Handle("GET /v1/events", handler(s.events))
+	return s.authenticate(mux)
+}
+
+// authenticate requires the token on a TCP listener. The unix socket is
+// protected by its file mode (0600) instead.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.token != "" {
+			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+				writeError(w, &api.Error{Kind: api.KindUnauthorized, Message: "this API needs the token from the server's data directory (--token or TEAL_TOKEN)"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handler adapts a handler that returns an error into an http.Handler: the
+// error becomes a JSON error with the status its kind calls for. Streaming
+// handlers turn errors into the stream's last line themselves (wrapStream).
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := h(w, r); err != nil {
+		writeError(w, err)
+	}
+}
+
+func apiError(err error) *api.Error {
+	var ae *api.Error
+	var busy *engine.BusyError
+	var invalid *engine.InvalidError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &invalid):
+		return &api.Error{Kind: api.KindInvalid, Message: "the desired state is not valid", Problems: invalid.Problems}
+	case errors.As(err, &busy):
+		return &api.Error{Kind: api.KindBusy, Message: err.Error()}
+	case errors.Is(err, engine.ErrStale):
+		return &api.Error{Kind: api.KindStale, Message: err.Error()}
+	case errors.Is(err, state.ErrNotFound):
+		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
+	case errors.Is(err, engine.ErrShuttingDown):
+		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}
+	default:
+		return &api.Error{Kind: api.KindFailed, Message: err.Error()}
+	}
+}
+
+var statusOf = map[string]int{
+	api.KindInvalid:      http.StatusBadRequest,
+	api.KindNotFound:     http.StatusNotFound,
+	api.KindBusy:         http.StatusConflict,
+	api.KindStale:        http.StatusConflict,
+	api.KindShuttingDown: http.StatusServiceUnavailable,
+	api.KindUnauthorized: http.StatusUnauthorized,
+	api.KindFailed:       http.StatusInternalServerError,
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e := apiError(err)
+	code, ok := statusOf[e.Kind]
+	if !ok {
+		code = http.StatusInternalServerError
+	}
+	writeJSON(w, code, map[string]*api.Error{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly: an unknown field is an error, not a
+// silently ignored typo.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &api.Error{Kind: api.KindInvalid, Message: "request body: " + err.Error()}
+	}
+	return nil
+}
+
+// streamWriter writes a stream of JSON lines, flushing each. Lines may
+// come from several goroutines (one per service of an apply).
+type streamWriter struct {
+	http.ResponseWriter
+	mu      sync.Mutex
+	started bool
+}
+
+func (sw *streamWriter) line(l api.Line) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if !sw.started {
+		sw.Header().Set("Content-Type", "application/x-ndjson")
+		sw.WriteHeader(http.StatusOK)
+		sw.started = true
+	}
+	b, _ := json.Marshal(l)
+	_, _ = sw.Write(append(b, '\n'))
+	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (sw *streamWriter) progress(p engine.Progress) { sw.line(api.Line{Progress: &p}) }
+
+func (sw *streamWriter) result(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sw.line(api.Line{Result: b})
+	return nil
+}
+
+func actor(r *http.Request) string {
+	if a := r.Header.Get(api.ActorHeader); a != "" {
+		return a
+	}
+	return "api"
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, api.VersionResponse{Version: version.String()})
+	return nil
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
+	var req api.PlanRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	p, err := s.engine.Plan(req.Desired)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// apply runs with the server's lifetime, not the request's: a client that
+// goes away does not stop a deployment half way.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
+	var req api.ApplyRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sw := &streamWriter{ResponseWriter: w}
+	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{ExpectSerial: req.ExpectSerial, Actor: actor(r)}, sw.progress)
+	if err != nil {
+		return wrapStream(sw, err)
+	}
+	return sw.result(api.ApplyResult{Plan: p, Results: results})
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var req api.RollbackRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sw := &streamWriter{ResponseWriter: w}
+	d, err := s.engine.Rollback(r.PathValue("name"), req.To, actor(r), sw.progress)
+	var de *engine.DeploymentError
+	switch {
+	case errors.As(err, &de):
+		return sw.result(api.RollbackResult{Deployment: d, Error: de.Reason})
+	case err != nil:
+		return wrapStream(sw, err)
+	}
+	return sw.result(api.RollbackResult{Deployment: d})
+}
+
+// wrapStream returns err so that handler writes it the right way for
+// whether the stream has begun.
+func wrapStream(sw *streamWriter, err error) error {
+	sw.mu.Lock()
+	started := sw.started
+	sw.mu.Unlock()
+	if started {
+		sw.line(api.Line{Error: apiError(err)})
+		return nil
+	}
+	return err
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.engine.Status(r.URL.Query().Get("service"))
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		st = []engine.ServiceStatus{}
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
+	revs, ds, err := s.engine.History(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.HistoryResponse{Revisions: revs, Deployments: ds})
+	return nil
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	after, err := strconv.ParseUint(orZero(q.Get("after")), 10, 64)
+	if err != nil {
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("after=%q: expected a sequence number", q.Get("after"))}
+	}
+	limit, err := strconv.Atoi(orZero(q.Get("limit")))
+	if err != nil || limit < 0 {
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("limit=%q: expected a count", q.Get("limit"))}
+	}
+	if limit == 0 || limit > 1000 {
+		limit = 1000
+	}
+	evs, err := s.engine.Events(after, limit)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []state.Event{}
+	}
+	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}

@@ -1,0 +1,249 @@
+// Package server wires teal together: the state store, the process driver,
+// the load balancer and the engine, behind an HTTP API on a unix socket
+// (or TCP with a token). It is the one place where the parts meet.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/proxy"
+	"github.com/teal-deploy/teal/internal/runtime/process"
+	"github.com/teal-deploy/teal/internal/state"
+)
+
+// Files in the data directory.
+const (
+	StateFile  = "state.db"
+	SocketFile = "teal.sock"
+	TokenFile  = "token"
+	LogDir     = "logs"
+)
+
+// Config is what a server is started with.
+type Config struct {
+	// DataDir holds the state, the instances' logs, and the API socket.
+	DataDir string
+	// API is where the API listens: "unix:///path/teal.sock" (the default,
+	// in DataDir) or "tcp://127.0.0.1:7171", which needs the token in
+	// DataDir/token.
+	API string
+	// ShutdownTimeout bounds how long a shutdown waits for requests in
+	// flight on the load balancers.
+	ShutdownTimeout time.Duration
+	Log             *slog.Logger
+}
+
+// Server is a running teal server.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *state.Store
+	proxy  *proxy.Proxy
+	engine *engine.Engine
+	api    *http.Server
+	apiLn  net.Listener
+	token  string // required on TCP; empty on the unix socket
+	socket string // path to remove on shutdown
+}
+
+// New opens the state in cfg.DataDir and builds the server; Start runs it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.API == "" {
+		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
+	}
+	store, err := state.Open(filepath.Join(dir, StateFile))
+	if errors.Is(err, state.ErrLocked) {
+		return nil, fmt.Errorf("another teal server is using %s (its state file is locked)", dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	px := proxy.New(cfg.Log)
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Log,
+		store: store,
+		proxy: px,
+		engine: engine.New(engine.Config{
+			Store:  store,
+			Driver: &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
+			Switch: px,
+			Log:    cfg.Log,
+		}),
+	}
+	return s, nil
+}
+
+// Engine returns the server's engine, for `teal up`, which applies in
+// the same process.
+func (s *Server) Engine() *engine.Engine { return s.engine }
+
+// Proxy returns the server's load balancer.
+func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
+
+// APIAddr returns where the API listens, as a client addresses it.
+func (s *Server) APIAddr() string {
+	if s.socket != "" {
+		return "unix://" + s.socket
+	}
+	return "http://" + s.apiLn.Addr().String()
+}
+
+// Start takes over what the state records (listeners, instances) and
+// starts serving the API.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.engine.Recover(ctx); err != nil {
+		s.closeAll(ctx)
+		return err
+	}
+	ln, err := s.listenAPI()
+	if err != nil {
+		s.closeAll(ctx)
+		return err
+	}
+	s.apiLn = ln
+	s.api = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("API stopped", "err", err)
+		}
+	}()
+	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr())
+	return nil
+}
+
+func (s *Server) listenAPI() (net.Listener, error) {
+	switch {
+	case strings.HasPrefix(s.cfg.API, "unix://"):
+		path := strings.TrimPrefix(s.cfg.API, "unix://")
+		// A socket left by a server that was killed: the state lock says
+		// no server runs, so it is stale.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("API socket %s: %w", path, err)
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("API socket: %w", err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("API socket %s: %w", path, err)
+		}
+		s.socket = path
+		return ln, nil
+	case strings.HasPrefix(s.cfg.API, "tcp://"):
+		token, err := s.loadToken()
+		if err != nil {
+			return nil, err
+		}
+		s.token = token
+		ln, err := net.Listen("tcp", strings.TrimPrefix(s.cfg.API, "tcp://"))
+		if err != nil {
+			return nil, fmt.Errorf("API listener: %w", err)
+		}
+		return ln, nil
+	default:
+		return nil, fmt.Errorf("API address %q: expected unix:///path/teal.sock or tcp://host:port", s.cfg.API)
+	}
+}
+
+// loadToken reads the API token, creating one on first use.
+func (s *Server) loadToken() (string, error) {
+	path := filepath.Join(s.cfg.DataDir, TokenFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("API token: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(raw)
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("API token: %w", err)
+	}
+	return token, nil
+}
+
+// Shutdown stops the API, lets requests in flight on the load balancers
+// finish, then drains and stops every instance, warm ones included.
+func (s *Server) Shutdown(ctx context.Context) {
+	if s.api != nil {
+		apiCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = s.api.Shutdown(apiCtx) // streams of applies in flight end with the engine below
+		cancel()
+	}
+	s.closeAll(ctx)
+}
+
+func (s *Server) closeAll(ctx context.Context) {
+	lbCtx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	s.proxy.Shutdown(lbCtx)
+	cancel()
+	s.engine.Shutdown(ctx)
+	if s.api != nil {
+		s.api.Close()
+	}
+	if s.socket != "" {
+		os.Remove(s.socket)
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Error("close state", "err", err)
+	}
+	s.log.Info("teal server stopped")
+}
+
+// writeFileAtomic writes a file that is either whole or absent: to a
+// temporary file, synced, then renamed over the target.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
