@@ -1,0 +1,136 @@
+// Package cli is teal's command line: one file per command, and views
+// that render what the server answers for people (text) and machines
+// (-json).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/agext/levenshtein"
+)
+
+// Exit codes, as DESIGN.md fixes them.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2 // also a configuration error; and "changes" with -detailed-exitcode
+)
+
+// env is what a command runs with.
+type env struct {
+	ctx     context.Context
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	getenv  func(string) string
+	environ func() []string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // shown in usage
+	summary string
+	run     func(e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "[flags] [DIR]", "run a server in the foreground, apply DIR, keep serving until Ctrl-C", runUp},
+		{"server", "[flags]", "run the server", runServer},
+		{"validate", "[flags] [DIR]", "check a configuration offline", runValidate},
+		{"fmt", "[flags] [DIR]", "rewrite configuration files in canonical style", runFmt},
+		{"plan", "[flags] [DIR]", "show what apply would do", runPlan},
+		{"apply", "[flags] [DIR]", "make what runs match the configuration", runApply},
+		{"status", "[flags] [SERVICE]", "show live slots, revisions, instances and their health", runStatus},
+		{"history", "[flags] SERVICE", "show a service's revisions and deployments", runHistory},
+		{"rollback", "[flags] SERVICE", "go back to the previous (or a named) revision", runRollback},
+		{"version", "", "print the version", runVersion},
+	}
+}
+
+// exitError carries the exit code for an error; its message has been
+// printed already when quiet is set.
+type exitError struct {
+	code  int
+	err   error
+	quiet bool
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// Run runs the teal command line and returns the process's exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, environ func() []string) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, environ: environ}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return exitCode(stderr, c.run(e, args[1:]))
+		}
+	}
+	fmt.Fprintf(stderr, "teal: unknown command %q%s\n\n", args[0], suggestCommand(args[0]))
+	usage(stderr)
+	return ExitUsage
+}
+
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if !ee.quiet {
+			fmt.Fprintf(stderr, "Error: %s\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "Error: %s\n", err)
+	return ExitFailure
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: teal COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "teal deploys web services with zero downtime: blue-green behind its own load balancer.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'teal COMMAND -help' for a command's flags. Flags take one dash or two.")
+}
+
+func suggestCommand(given string) string {
+	var names []string
+	for _, c := range commands() {
+		if strings.HasPrefix(c.name, given) || levenshtein.Distance(given, c.name, nil) <= 2 {
+			names = append(names, c.name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", names[0])
+}

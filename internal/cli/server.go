@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/teal-deploy/teal/internal/server"
+)
+
+func runServer(e *env, args []string) error {
+	fs := newFlagSet(e, "server", "[flags]")
+	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
+	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("teal server takes no arguments; got %v", pos)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(e.ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
+	<-e.ctx.Done()
+	fmt.Fprintln(e.stdout, "stopping: finishing requests in flight, then stopping every instance")
+	srv.Shutdown(context.Background())
+	return nil
+}

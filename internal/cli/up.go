@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/server"
+)
+
+// runUp is the embedded default in one command: a server in the
+// foreground with its data in DIR/.teal, DIR applied, and everything
+// drained and stopped on Ctrl-C.
+func runUp(e *env, args []string) error {
+	fs := newFlagSet(e, "up", "[flags] [DIR]")
+	var cf configFlags
+	cf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	dir, err := atMostOne("up", pos, ".")
+	if err != nil {
+		return err
+	}
+	desired, err := cf.load(e, dir)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Log: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(e.ctx); err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(e.stdout, "\nStopping: finishing requests in flight, then stopping every instance…")
+		srv.Shutdown(context.Background())
+		fmt.Fprintln(e.stdout, "Stopped.")
+	}()
+	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n\n", srv.APIAddr())
+
+	view := newProgressView(e.stdout)
+	p, results, err := srv.Engine().Apply(desired, engine.ApplyOptions{Actor: actor(e)}, view.print)
+	if err != nil {
+		return err
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(e.stdout, "No changes: what runs matches the configuration.")
+	} else {
+		renderResults(e.stdout, api.ApplyResult{Plan: p, Results: results})
+	}
+	fmt.Fprintln(e.stdout)
+	for _, lb := range desired.LoadBalancers {
+		fmt.Fprintf(e.stdout, "Load balancer %q serves on http://%s/\n", lb.Name, srv.Proxy().Addr(lb.Name))
+	}
+	fmt.Fprintf(e.stdout, "\nChange the configuration and run `teal apply %s` in another terminal to deploy it.\n", dir)
+	fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
+	<-e.ctx.Done()
+	return nil
+}
