@@ -45,6 +45,11 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	if err != nil {
 		return d, err
 	}
+	if live == nil {
+		// Nothing is live: route now, so that requests get a 503 that
+		// names the service rather than a 404, until it is.
+		e.sw.SetRoutes(s.name, applied.Routes)
+	}
 	cand := &group{rev: rev, spec: applied, slot: d.Slot}
 	s.mu.Lock()
 	s.candidate = cand

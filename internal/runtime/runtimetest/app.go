@@ -23,6 +23,8 @@ const (
 	EnvExitCode   = "TEAL_TESTAPP_EXIT_CODE"
 	EnvIgnoreTerm = "TEAL_TESTAPP_IGNORE_TERM" // "1": SIGTERM does not stop it
 	EnvSay        = "TEAL_TESTAPP_SAY"         // printed to stdout at start
+	EnvUnhealthy  = "TEAL_TESTAPP_UNHEALTHY"   // "1": GET /health answers 503
+	EnvVersion    = "TEAL_TESTAPP_VERSION"     // sent back in X-Version
 )
 
 // Behaviour scripts one instance of the test program.
@@ -31,6 +33,8 @@ type Behaviour struct {
 	ExitCode   int
 	IgnoreTerm bool
 	Say        string
+	Unhealthy  bool   // fail every health check
+	Version    string // answer with this version
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -45,6 +49,12 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.Say != "" {
 		env[EnvSay] = b.Say
+	}
+	if b.Unhealthy {
+		env[EnvUnhealthy] = "1"
+	}
+	if b.Version != "" {
+		env[EnvVersion] = b.Version
 	}
 	return env
 }
@@ -69,6 +79,15 @@ func runApp() int {
 		return 1
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && os.Getenv(EnvUnhealthy) == "1" {
+			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
+			return
+		}
+		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
+			time.Sleep(d)
+		}
+		w.Header().Set("X-Version", os.Getenv(EnvVersion))
+		w.Header().Set("X-Instance", os.Getenv("TEAL_INSTANCE"))
 		fmt.Fprintf(w, "instance %s\n", os.Getenv("TEAL_INSTANCE"))
 	}))
 
