@@ -22,6 +22,7 @@ import (
 // Client talks to a teal server.
 type Client struct {
 	http  *http.Client
+	addr  string // as given, for messages
 	base  string
 	token string
 	actor string
@@ -30,7 +31,7 @@ type Client struct {
 // NewClient returns a client for the server at addr: "unix:///path/teal.sock"
 // or "http://host:port". token is sent over TCP; actor names who asks.
 func NewClient(addr, token, actor string) (*Client, error) {
-	c := &Client{token: token, actor: actor}
+	c := &Client{addr: addr, token: token, actor: actor}
 	switch {
 	case strings.HasPrefix(addr, "unix://"):
 		path := strings.TrimPrefix(addr, "unix://")
@@ -78,7 +79,14 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the teal server: %w", err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var oerr *net.OpError
+		if errors.As(err, &oerr) && oerr.Op == "dial" {
+			return nil, fmt.Errorf("cannot reach the teal server at %s: %v; start one with `teal up DIR` or `teal server`, or point at one with --addr or TEAL_ADDR", c.addr, oerr.Err)
+		}
+		return nil, fmt.Errorf("teal server at %s: %w", c.addr, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()

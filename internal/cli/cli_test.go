@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/teal-deploy/teal/internal/plan"
+	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
+	"github.com/teal-deploy/teal/internal/server"
+)
+
+func TestMain(m *testing.M) {
+	runtimetest.MaybeRunApp()
+	os.Exit(m.Run())
+}
+
+// teal runs the command line in process, with env as its environment.
+func teal(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string { return env[k] }
+	environ := func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+	code := Run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, getenv, environ)
+	return out.String(), errOut.String(), code
+}
+
+func writeConfig(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "teal.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, stderr, code := teal(t, nil, "", "statsu")
+	if code != ExitUsage || !strings.Contains(stderr, `unknown command "statsu"; did you mean "status"?`) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, _, code := teal(t, nil, ""); code != ExitUsage {
+		t.Errorf("no command: exit %d", code)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := writeConfig(t, "variable \"v\" {}\nservice \"web\" {\n  version = var.v\n  process { command = [\"./web\"] }\n}\n")
+	out, stderr, code := teal(t, map[string]string{"TEAL_VAR_v": "1"}, "", "validate", dir)
+	if code != ExitOK || !strings.Contains(out, "Success! The configuration is valid: 0 load balancers, 1 service.") {
+		t.Errorf("valid: exit %d\n%s%s", code, out, stderr)
+	}
+	// Either dash, and flags after the directory too.
+	if _, stderr, code := teal(t, nil, "", "validate", dir, "--var", "v=2"); code != ExitOK {
+		t.Errorf("--var after DIR: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = teal(t, nil, "", "validate", dir)
+	if code != ExitUsage || !strings.Contains(stderr, filepath.Join(dir, "teal.hcl")+":1:1: error: No value for required variable") {
+		t.Errorf("missing variable: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := teal(t, nil, "", "validate", "-bogus", dir); code != ExitUsage || !strings.Contains(stderr, "flag provided but not defined: -bogus") {
+		t.Errorf("unknown flag: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestFmt(t *testing.T) {
+	dir := writeConfig(t, "service \"web\" {\nversion=\"1\"\n}\n")
+	out, _, code := teal(t, nil, "", "fmt", "-check", dir)
+	if code != ExitUnformatted || !strings.Contains(out, "teal.hcl") {
+		t.Errorf("fmt -check: exit %d\n%s", code, out)
+	}
+	if _, _, code := teal(t, nil, "", "fmt", dir); code != ExitOK {
+		t.Errorf("fmt: exit %d", code)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "teal.hcl"))
+	if string(b) != "service \"web\" {\n  version = \"1\"\n}\n" {
+		t.Errorf("formatted:\n%s", b)
+	}
+	if out, _, code := teal(t, nil, "", "fmt", "-check", dir); code != ExitOK || out != "" {
+		t.Errorf("fmt -check after fmt: exit %d %q", code, out)
+	}
+}
+
+func TestNoServer(t *testing.T) {
+	_, stderr, code := teal(t, map[string]string{"TEAL_ADDR": "unix://" + filepath.Join(t.TempDir(), "none.sock")}, "", "status", "web", "-json")
+	if code != ExitFailure || !strings.Contains(stderr, "cannot reach the teal server at unix://") || !strings.Contains(stderr, "teal up DIR") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := teal(t, map[string]string{"TEAL_ADDR": "ftp://x"}, "", "status"); code != ExitUsage || !strings.Contains(stderr, "expected unix:///path/teal.sock or http://host:port") {
+		t.Errorf("bad address: exit %d\n%s", code, stderr)
+	}
+}
+
+// plan, apply (with and without approval), status and history against a
+// real server, in this process, running the test binary as instances.
+func TestAgainstServer(t *testing.T) {
+	srv, err := server.New(server.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
+	self, _ := os.Executable()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := ln.Addr().String()
+	ln.Close()
+	dir := writeConfig(t, fmt.Sprintf(`
+variable "version" { default = "1.0" }
+load_balancer "public" { listen = %q }
+service "web" {
+  version = var.version
+  process {
+    command = [%q]
+    env     = { TEAL_TESTAPP = "1", TEAL_TESTAPP_VERSION = var.version }
+  }
+  route {}
+  health_check {
+    interval = "50ms"
+  }
+}
+`, listen, self))
+
+	out, _, code := teal(t, env, "", "plan", "-detailed-exitcode", dir)
+	if code != ExitUsage || !strings.Contains(out, "Plan: 2 to add, 0 to change, 0 to destroy.") {
+		t.Fatalf("plan: exit %d\n%s", code, out)
+	}
+	out, _, code = teal(t, env, "no\n", "apply", dir)
+	if code != ExitFailure || !strings.Contains(out, "Apply cancelled.") {
+		t.Fatalf("apply answered no: exit %d\n%s", code, out)
+	}
+	out, stderr, code := teal(t, env, "yes\n", "apply", dir)
+	if code != ExitOK || !strings.Contains(out, "revision 1 is live in blue") || !strings.Contains(out, "web: switch: done") {
+		t.Fatalf("apply answered yes: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, _, code := teal(t, env, "", "plan", "--detailed-exitcode", dir); code != ExitOK || !strings.Contains(out, "No changes.") {
+		t.Errorf("plan after apply: exit %d\n%s", code, out)
+	}
+	out, _, _ = teal(t, env, "", "plan", "-json", "-var", "version=2.0", dir)
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p.Changes) != 1 || p.Changes[0].Revision != 2 {
+		t.Errorf("plan -json: %v\n%s", err, out)
+	}
+	out, _, code = teal(t, env, "", "status")
+	if code != ExitOK || !strings.Contains(out, "web      1.0      1         blue  1/1 healthy") {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+	out, _, code = teal(t, env, "", "history", "web")
+	if code != ExitOK || !strings.Contains(out, "start → health → switch") {
+		t.Errorf("history: exit %d\n%s", code, out)
+	}
+	_, stderr, code = teal(t, env, "", "rollback", "web")
+	if code != ExitFailure || !strings.Contains(stderr, "revision 1 was the first to go live: nothing to roll back to") {
+		t.Errorf("rollback with nothing before: exit %d\n%s", code, stderr)
+	}
+	evs, err := srv.Engine().Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := false
+	for _, e := range evs {
+		who = who || strings.HasPrefix(e.Actor, "tester@")
+	}
+	if !who {
+		t.Errorf("no event names who applied: %+v", evs)
+	}
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/spec"
+)
+
+func startServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+// The API socket is for its owner only.
+func TestSocketMode(t *testing.T) {
+	s := startServer(t, Config{DataDir: filepath.Join(t.TempDir(), "new")})
+	st, err := os.Stat(s.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
+		t.Errorf("socket mode %v, want a socket with 0600", st.Mode())
+	}
+	if dir, _ := os.Stat(s.cfg.DataDir); dir.Mode().Perm() != 0o700 {
+		t.Errorf("a data directory teal creates has mode %v, want 0700", dir.Mode())
+	}
+	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, StateFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", st.Mode())
+	}
+	c, err := api.NewClient(s.APIAddr(), "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Version(context.Background()); err != nil || !strings.HasPrefix(v.Version, "teal ") {
+		t.Errorf("version: %+v %v", v, err)
+	}
+}
+
+func TestOneServerPerDataDir(t *testing.T) {
+	s := startServer(t, Config{})
+	_, err := New(Config{DataDir: s.cfg.DataDir})
+	if err == nil || !strings.Contains(err.Error(), "another teal server is using "+s.cfg.DataDir) {
+		t.Errorf("second server on the same data dir: %v", err)
+	}
+}
+
+// Over TCP the API needs the token from the data directory.
+func TestTCPNeedsToken(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startServer(t, Config{API: "tcp://" + addr})
+	token, err := os.ReadFile(filepath.Join(s.cfg.DataDir, TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, TokenFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v", st.Mode())
+	}
+	var ae *api.Error
+	for _, tok := range []string{"", "wrong"} {
+		c, _ := api.NewClient("http://"+addr, tok, "test")
+		if _, err := c.Status(context.Background(), ""); !errors.As(err, &ae) || ae.Kind != api.KindUnauthorized {
+			t.Errorf("token %q: %v, want unauthorized", tok, err)
+		}
+	}
+	c, _ := api.NewClient("http://"+addr, strings.TrimSpace(string(token)), "test")
+	if _, err := c.Status(context.Background(), ""); err != nil {
+		t.Errorf("with the token: %v", err)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	s := startServer(t, Config{})
+	c, _ := api.NewClient(s.APIAddr(), "", "test")
+	ctx := context.Background()
+	var ae *api.Error
+
+	bad := spec.Desired{Services: []spec.Service{{Name: "web"}}}
+	if _, err := c.Plan(ctx, bad); !errors.As(err, &ae) || ae.Kind != api.KindInvalid || len(ae.Problems) == 0 {
+		t.Errorf("plan of an invalid desired state: %v", err)
+	}
+	if _, err := c.History(ctx, "nope"); !errors.As(err, &ae) || ae.Kind != api.KindNotFound {
+		t.Errorf("history of an unknown service: %v", err)
+	}
+	if _, err := c.Rollback(ctx, "nope", 0, nil); !errors.As(err, &ae) || ae.Kind != api.KindNotFound {
+		t.Errorf("rollback of an unknown service: %v", err)
+	}
+
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", s.socket)
+	}}}
+	for _, body := range []string{`{"desired": {"services": [}`, `{"desired": {}, "surprise": 1}`} {
+		resp, err := hc.Post("http://teal/v1/plan", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"kind":"invalid"`) {
+			t.Errorf("body %s: %d %s", body, resp.StatusCode, b)
+		}
+	}
+	resp, err := hc.Get("http://teal/v1/events?after=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("events?after=x: %d", resp.StatusCode)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := writeFileAtomic(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(path, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if string(b) != "two" || len(entries) != 1 {
+		t.Errorf("content %q, %d files (temporary files left behind?)", b, len(entries))
+	}
+}
