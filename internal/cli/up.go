@@ -60,6 +60,7 @@ func runUp(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Load balancer %q serves on http://%s/\n", lb.Name, srv.Proxy().Addr(lb.Name))
 	}
 	fmt.Fprintf(e.stdout, "\nChange the configuration and run `teal apply %s` in another terminal to deploy it.\n", dir)
+	fmt.Fprintf(e.stdout, "Other commands (status, history, rollback) find this server with:\n  export TEAL_ADDR=%s\n", srv.APIAddr())
 	fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 	<-e.ctx.Done()
 	return nil
