@@ -251,22 +251,44 @@ type listener struct {
 	done   chan struct{}
 }
 
+// listenerDrain bounds how long a listener that is removed or moved waits
+// for the requests in flight on it.
+const listenerDrain = 30 * time.Second
+
 // SetLoadBalancers starts a listener for each load balancer that is new or
-// has moved, and stops, gracefully, those no longer wanted. It returns
-// the first address that cannot be bound; the others are still set.
+// has moved, and stops, gracefully, those no longer wanted: they accept no
+// new connection and their requests in flight get up to 30 seconds. It
+// returns the addresses that cannot be bound; the others are still set.
 func (p *Proxy) SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	want := map[string]spec.LoadBalancer{}
 	for _, lb := range lbs {
 		want[lb.Name] = lb
 	}
+	p.mu.Lock()
+	var gone []*listener
 	for name, l := range p.listeners {
 		if lb, ok := want[name]; !ok || lb.Listen != l.addr {
-			l.shutdown(ctx)
+			gone = append(gone, l)
 			delete(p.listeners, name)
 		}
 	}
+	p.mu.Unlock()
+	// Outside the lock: a slow request on a listener that goes must not
+	// hold up a switch on another.
+	drainCtx, cancel := context.WithTimeout(ctx, listenerDrain)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, l := range gone {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.shutdown(drainCtx)
+		}()
+	}
+	wg.Wait()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var errs []error
 	for _, lb := range lbs {
 		if _, ok := p.listeners[lb.Name]; ok {
@@ -325,15 +347,19 @@ func (l *listener) shutdown(ctx context.Context) {
 // requests in flight finish until ctx is done.
 func (p *Proxy) Shutdown(ctx context.Context) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	var wg sync.WaitGroup
+	gone := make([]*listener, 0, len(p.listeners))
 	for name, l := range p.listeners {
+		gone = append(gone, l)
+		delete(p.listeners, name)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range gone {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			l.shutdown(ctx)
 		}()
-		delete(p.listeners, name)
 	}
 	wg.Wait()
 }

@@ -245,3 +245,35 @@ func TestClosedTargetTakesNoNewRequests(t *testing.T) {
 }
 
 var dialer = &net.Dialer{}
+
+// A listener that moves lets its requests in flight finish, and the new
+// address serves at once.
+func TestMoveListener(t *testing.T) {
+	p, oldURL := lb(t)
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", upstream(t, "blue"))})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	slow := make(chan int)
+	go func() {
+		code, _ := get(t, http.DefaultClient, oldURL+"/?sleep=300ms")
+		slow <- code
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	newAddr := ln.Addr().String()
+	ln.Close()
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{{Name: "public", Listen: newAddr}}); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-slow; code != 200 {
+		t.Errorf("request in flight on the old address: %d", code)
+	}
+	if code, body := get(t, http.DefaultClient, "http://"+newAddr+"/"); code != 200 || !strings.HasPrefix(body, "blue") {
+		t.Errorf("new address: %d %q", code, body)
+	}
+	if _, err := http.Get(oldURL + "/"); err == nil {
+		t.Error("the old address still answers")
+	}
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{{Name: "public", Listen: newAddr}, {Name: "clash", Listen: newAddr}}); err == nil || !strings.Contains(err.Error(), `load balancer "clash"`) {
+		t.Errorf("a second listener on a taken address: %v", err)
+	}
+}
