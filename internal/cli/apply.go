@@ -10,8 +10,6 @@ import (
 	"github.com/teal-deploy/teal/internal/plan"
 )
 
-var errChanges = errors.New("the plan has changes")
-
 func runApply(e *env, args []string) error {
 	fs := newFlagSet(e, "apply", "[flags] [DIR]")
 	var cf configFlags
@@ -19,23 +17,7 @@ func runApply(e *env, args []string) error {
 	cf.register(fs)
 	sf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	dir, err := atMostOne("apply", pos, ".")
-	if err != nil {
-		return err
-	}
-	desired, err := cf.load(e, dir)
-	if err != nil {
-		return err
-	}
-	c, err := sf.client(e, dir)
-	if err != nil {
-		return err
-	}
-	p, err := c.Plan(e.ctx, desired)
+	desired, c, p, err := planArgs(e, "apply", fs, args, &cf, &sf)
 	if err != nil {
 		return err
 	}

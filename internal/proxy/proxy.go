@@ -277,15 +277,7 @@ func (p *Proxy) SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) e
 	// hold up a switch on another.
 	drainCtx, cancel := context.WithTimeout(ctx, listenerDrain)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, l := range gone {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.shutdown(drainCtx)
-		}()
-	}
-	wg.Wait()
+	shutdownAll(drainCtx, gone)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -353,8 +345,14 @@ func (p *Proxy) Shutdown(ctx context.Context) {
 		delete(p.listeners, name)
 	}
 	p.mu.Unlock()
+	shutdownAll(ctx, gone)
+}
+
+// shutdownAll shuts listeners down at once, each gracefully until ctx is
+// done.
+func shutdownAll(ctx context.Context, ls []*listener) {
 	var wg sync.WaitGroup
-	for _, l := range gone {
+	for _, l := range ls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

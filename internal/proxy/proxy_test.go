@@ -73,13 +73,21 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func TestSwitchOnOneKeepAliveConnection(t *testing.T) {
-	p, url := lb(t)
-	blue := healthyTarget(t, p, "blue-1", upstream(t, "blue"))
-	green := healthyTarget(t, p, "green-1", upstream(t, "green"))
+// blueGreen sets up service web with one healthy target in each slot,
+// blue live.
+func blueGreen(t *testing.T) (p *Proxy, url string, blue, green *Target) {
+	t.Helper()
+	p, url = lb(t)
+	blue = healthyTarget(t, p, "blue-1", upstream(t, "blue"))
+	green = healthyTarget(t, p, "green-1", upstream(t, "green"))
 	p.SetPool("web", spec.Blue, []*Target{blue})
 	p.SetPool("web", spec.Green, []*Target{green})
 	p.SetWeights("web", Weights{spec.Blue: 100})
+	return p, url, blue, green
+}
+
+func TestSwitchOnOneKeepAliveConnection(t *testing.T) {
+	p, url, _, _ := blueGreen(t)
 
 	conns := 0
 	c := &http.Client{Transport: &http.Transport{
@@ -106,12 +114,7 @@ func TestSwitchOnOneKeepAliveConnection(t *testing.T) {
 }
 
 func TestInFlightRequestFinishesOnItsTarget(t *testing.T) {
-	p, url := lb(t)
-	blue := healthyTarget(t, p, "blue-1", upstream(t, "blue"))
-	green := healthyTarget(t, p, "green-1", upstream(t, "green"))
-	p.SetPool("web", spec.Blue, []*Target{blue})
-	p.SetPool("web", spec.Green, []*Target{green})
-	p.SetWeights("web", Weights{spec.Blue: 100})
+	p, url, blue, _ := blueGreen(t)
 
 	slow := make(chan string)
 	go func() {
