@@ -39,10 +39,19 @@ func runApply(e *env, args []string) error {
 	// moved since.
 	res, err := c.Apply(e.ctx, api.ApplyRequest{Desired: desired, ExpectSerial: &p.Serial}, view.print)
 	if err != nil {
-		return err
+		return interrupted(e, err)
 	}
 	if !renderResults(e.stdout, res) {
 		return &exitError{code: ExitFailure, err: errors.New("apply failed"), quiet: true}
 	}
 	return nil
+}
+
+// interrupted explains an error that comes from the user stopping the
+// command: the server owns the operation and carries on with it.
+func interrupted(e *env, err error) error {
+	if e.ctx.Err() == nil {
+		return err
+	}
+	return errors.New("interrupted: the server carries on with the operation; follow it with `teal status`")
 }

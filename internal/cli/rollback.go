@@ -24,7 +24,7 @@ func runRollback(e *env, args []string) error {
 	view := newProgressView(e.stdout)
 	res, err := c.Rollback(e.ctx, pos[0], *to, view.print)
 	if err != nil {
-		return err
+		return interrupted(e, err)
 	}
 	d := res.Deployment
 	if res.Error != "" {

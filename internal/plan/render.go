@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Render writes p for people, in Terraform's layout: one block per object
@@ -75,13 +74,4 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
-}
-
-// Summary returns the last line of Render, for logs.
-func Summary(p Plan) string {
-	if !p.HasChanges() {
-		return "no changes"
-	}
-	add, change, destroy := p.Counts()
-	return strings.TrimSuffix(fmt.Sprintf("%d to add, %d to change, %d to destroy.", add, change, destroy), ".")
 }

@@ -34,9 +34,8 @@ var (
 
 // Store is the state kept in one bbolt file.
 type Store struct {
-	db   *bolt.DB
-	path string
-	now  func() time.Time
+	db  *bolt.DB
+	now func() time.Time
 }
 
 // Open opens or creates the state file at path. It fails with ErrLocked
@@ -61,11 +60,8 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise state %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, now: time.Now}, nil
+	return &Store{db: db, now: time.Now}, nil
 }
-
-// Path returns the file the store is kept in.
-func (s *Store) Path() string { return s.path }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
