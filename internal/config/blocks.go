@@ -12,13 +12,38 @@ import (
 
 var (
 	loadBalancerSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "listen"}},
+		Attributes: []hcl.AttributeSchema{
+			{Name: "listen"}, {Name: "redirect_http"}, {Name: "h2c"}, {Name: "access_log"}, {Name: "trusted_proxies"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "timeouts"}, {Type: "limits"}},
+	}
+	tlsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "certificate"}, {Name: "key"}},
+	}
+	listenerTimeoutsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "read_header"}, {Name: "idle"}},
+	}
+	limitsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
 	}
 	serviceSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "process"}, {Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
+			{Type: "timeouts"}, {Type: "preview"}, {Type: "sticky"}, {Type: "maintenance"},
 		},
+	}
+	upstreamTimeoutsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "connect"}, {Name: "response_header"}},
+	}
+	previewSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "header"}, {Name: "cookie"}, {Name: "listen"}},
+	}
+	stickySchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "cookie"}, {Name: "max_age"}},
+	}
+	maintenanceSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "max_pause"}},
 	}
 	processSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "command"}, {Name: "env"}, {Name: "dir"}},
@@ -29,7 +54,7 @@ var (
 	healthCheckSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "path"}, {Name: "interval"}, {Name: "timeout"},
-			{Name: "healthy_threshold"}, {Name: "unhealthy_threshold"}, {Name: "grace_period"},
+			{Name: "healthy_threshold"}, {Name: "unhealthy_threshold"}, {Name: "grace_period"}, {Name: "consecutive_5xx"},
 		},
 	}
 	deploySchema = &hcl.BodySchema{
@@ -80,17 +105,44 @@ func (d *decoder) loadBalancers(blocks hcl.Blocks) []spec.LoadBalancer {
 		if !d.named(seen, b) {
 			continue
 		}
-		lb := spec.NewLoadBalancer(b.Labels[0])
-		at := "load_balancer." + lb.Name
-		c := d.content(at, b, loadBalancerSchema)
-		if a := c.Attributes["listen"]; a != nil {
-			if v, ok := d.string(at+".listen", a); ok {
-				lb.Listen = v
-			}
-		}
-		out = append(out, lb)
+		out = append(out, d.loadBalancer(b))
 	}
 	return out
+}
+
+func (d *decoder) loadBalancer(b *hcl.Block) spec.LoadBalancer {
+	lb := spec.NewLoadBalancer(b.Labels[0])
+	at := "load_balancer." + lb.Name
+	where := fmt.Sprintf("load_balancer %q", lb.Name)
+	c := d.content(at, b, loadBalancerSchema)
+	d.stringInto(at, c, "listen", &lb.Listen)
+	d.stringInto(at, c, "redirect_http", &lb.RedirectHTTP)
+	d.boolInto(at, c, "h2c", &lb.H2C)
+	d.boolInto(at, c, "access_log", &lb.AccessLog)
+	if a := c.Attributes["trusted_proxies"]; a != nil {
+		if v, ok := d.stringList(at+".trusted_proxies", a); ok {
+			lb.TrustedProxies = v
+		}
+	}
+	for i, tb := range c.Blocks.OfType("tls") {
+		tat := fmt.Sprintf("%s.tls[%d]", at, i)
+		tc := d.content(tat, tb, tlsSchema)
+		var cert spec.TLSCertificate
+		d.pathInto(tat, tc, "certificate", &cert.Certificate)
+		d.pathInto(tat, tc, "key", &cert.Key)
+		lb.TLS = append(lb.TLS, cert)
+	}
+	if tb := d.unique(c.Blocks.OfType("timeouts"), where); tb != nil {
+		tc := d.content(at+".timeouts", tb, listenerTimeoutsSchema)
+		d.durationInto(at+".timeouts", tc, "read_header", &lb.Timeouts.ReadHeader)
+		d.durationInto(at+".timeouts", tc, "idle", &lb.Timeouts.Idle)
+	}
+	if lb2 := d.unique(c.Blocks.OfType("limits"), where); lb2 != nil {
+		lc := d.content(at+".limits", lb2, limitsSchema)
+		d.byteSizeInto(at+".limits", lc, "request_body", &lb.Limits.RequestBody)
+		d.byteSizeInto(at+".limits", lc, "header", &lb.Limits.Header)
+	}
+	return lb
 }
 
 func (d *decoder) services(blocks hcl.Blocks, lbs []spec.LoadBalancer) []spec.Service {
@@ -130,6 +182,33 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 	}
 	if db := d.unique(c.Blocks.OfType("deploy"), where); db != nil {
 		d.deploy(at+".deploy", db, &s.Deploy)
+	}
+	if tb := d.unique(c.Blocks.OfType("timeouts"), where); tb != nil {
+		tc := d.content(at+".timeouts", tb, upstreamTimeoutsSchema)
+		d.durationInto(at+".timeouts", tc, "connect", &s.Timeouts.Connect)
+		d.durationInto(at+".timeouts", tc, "response_header", &s.Timeouts.ResponseHeader)
+	}
+	if pb := d.unique(c.Blocks.OfType("preview"), where); pb != nil {
+		p := spec.NewPreview()
+		pc := d.content(at+".preview", pb, previewSchema)
+		if pc.Attributes["cookie"] != nil || pc.Attributes["listen"] != nil {
+			p.Header = "" // a preview by cookie or listener only, unless a header is named too
+		}
+		d.stringInto(at+".preview", pc, "header", &p.Header)
+		d.stringInto(at+".preview", pc, "cookie", &p.Cookie)
+		d.stringInto(at+".preview", pc, "listen", &p.Listen)
+		s.Preview = p
+	}
+	if sb := d.unique(c.Blocks.OfType("sticky"), where); sb != nil {
+		st := spec.NewSticky(s.Name)
+		sc := d.content(at+".sticky", sb, stickySchema)
+		d.stringInto(at+".sticky", sc, "cookie", &st.Cookie)
+		d.durationInto(at+".sticky", sc, "max_age", &st.MaxAge)
+		s.Sticky = st
+	}
+	if mb := d.unique(c.Blocks.OfType("maintenance"), where); mb != nil {
+		mc := d.content(at+".maintenance", mb, maintenanceSchema)
+		d.durationInto(at+".maintenance", mc, "max_pause", &s.Maintenance.MaxPause)
 	}
 	return s
 }
@@ -224,6 +303,11 @@ func (d *decoder) healthCheck(at string, b *hcl.Block, h *spec.HealthCheck) {
 	d.durationInto(at, c, "grace_period", &h.GracePeriod)
 	d.intInto(at, c, "healthy_threshold", &h.HealthyThreshold)
 	d.intInto(at, c, "unhealthy_threshold", &h.UnhealthyThreshold)
+	if a := c.Attributes["consecutive_5xx"]; a != nil {
+		if v, ok := d.int(at+".consecutive_5xx", a, 0); ok {
+			h.Consecutive5xx = v
+		}
+	}
 }
 
 func (d *decoder) deploy(at string, b *hcl.Block, dep *spec.Deploy) {
@@ -253,6 +337,42 @@ func (d *decoder) durationInto(at string, c *hcl.BodyContent, name string, dst *
 func (d *decoder) intInto(at string, c *hcl.BodyContent, name string, dst *int) {
 	if a := c.Attributes[name]; a != nil {
 		if v, ok := d.int(at+"."+name, a, 1); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) stringInto(at string, c *hcl.BodyContent, name string, dst *string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.string(at+"."+name, a); ok {
+			*dst = v
+		}
+	}
+}
+
+// pathInto reads a file path, relative to the configuration directory.
+func (d *decoder) pathInto(at string, c *hcl.BodyContent, name string, dst *string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.string(at+"."+name, a); ok {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(d.dir, v)
+			}
+			*dst = filepath.Clean(v)
+		}
+	}
+}
+
+func (d *decoder) boolInto(at string, c *hcl.BodyContent, name string, dst *bool) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.bool(at+"."+name, a); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) byteSizeInto(at string, c *hcl.BodyContent, name string, dst *spec.ByteSize) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.byteSize(at+"."+name, a); ok {
 			*dst = v
 		}
 	}

@@ -129,6 +129,39 @@ func (d *decoder) duration(path string, attr *hcl.Attribute) (spec.Duration, boo
 	return dur, true
 }
 
+func (d *decoder) bool(path string, attr *hcl.Attribute) (bool, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return false, false
+	}
+	b, err := convert.Convert(val, cty.Bool)
+	if err != nil {
+		d.typeError(attr, "true or false", val)
+		return false, false
+	}
+	return b.True(), true
+}
+
+func (d *decoder) byteSize(path string, attr *hcl.Attribute) (spec.ByteSize, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	if val.Type() != cty.String {
+		if val.Type() == cty.Number && val.AsBigFloat().Sign() == 0 {
+			return 0, true
+		}
+		d.typeError(attr, `a size string, like "64MiB"`, val)
+		return 0, false
+	}
+	n, err := spec.ParseByteSize(val.AsString())
+	if err != nil {
+		d.add(errorAt(attr.Expr.Range(), "Invalid "+attr.Name, "%s.", err))
+		return 0, false
+	}
+	return n, true
+}
+
 func (d *decoder) stringList(path string, attr *hcl.Attribute) ([]string, bool) {
 	val, ok := d.value(path, attr)
 	if !ok {

@@ -53,7 +53,7 @@ func (h *harness) boot() {
 		h.t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	h.store, h.px = store, proxy.New(log)
+	h.store, h.px = store, proxy.New(proxy.Options{Log: log})
 	h.eng = engine.New(engine.Config{
 		Store:  store,
 		Driver: &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()},
@@ -110,7 +110,9 @@ func (h *harness) desired(count int, b runtimetest.Behaviour) spec.Desired {
 	web.HealthCheck.UnhealthyThreshold = 2
 	web.Deploy.ReadyTimeout = spec.Duration(10 * time.Second)
 	web.Deploy.DrainTimeout = spec.Duration(5 * time.Second)
-	return spec.Desired{LoadBalancers: []spec.LoadBalancer{{Name: "public", Listen: h.lbAddr}}, Services: []spec.Service{web}}
+	lb := spec.NewLoadBalancer("public")
+	lb.Listen = h.lbAddr
+	return spec.Desired{LoadBalancers: []spec.LoadBalancer{lb}, Services: []spec.Service{web}}
 }
 
 // apply applies d and returns the result for service web.

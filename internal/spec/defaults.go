@@ -17,6 +17,18 @@ const (
 	DefaultUnhealthyThreshold = 3
 	DefaultGracePeriod        = Duration(30 * time.Second)
 
+	DefaultConsecutive5xx = 5
+
+	DefaultReadHeaderTimeout = Duration(10 * time.Second)
+	DefaultIdleTimeout       = Duration(60 * time.Second)
+	DefaultMaxRequestBody    = ByteSize(64 << 20)
+	DefaultMaxHeader         = ByteSize(64 << 10)
+
+	DefaultConnectTimeout        = Duration(5 * time.Second)
+	DefaultResponseHeaderTimeout = Duration(60 * time.Second)
+	DefaultPreviewHeader         = "X-Teal-Slot"
+	DefaultMaxPause              = Duration(30 * time.Second)
+
 	DefaultStrategy     = BlueGreen
 	DefaultReadyTimeout = Duration(2 * time.Minute)
 	DefaultDrainTimeout = Duration(30 * time.Second)
@@ -25,7 +37,12 @@ const (
 
 // NewLoadBalancer returns a load balancer with every default filled in.
 func NewLoadBalancer(name string) LoadBalancer {
-	return LoadBalancer{Name: name, Listen: DefaultListen}
+	return LoadBalancer{
+		Name:     name,
+		Listen:   DefaultListen,
+		Timeouts: ListenerTimeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout},
+		Limits:   Limits{RequestBody: DefaultMaxRequestBody, Header: DefaultMaxHeader},
+	}
 }
 
 // NewService returns a service with every default filled in; the
@@ -41,7 +58,10 @@ func NewService(name string) Service {
 			HealthyThreshold:   DefaultHealthyThreshold,
 			UnhealthyThreshold: DefaultUnhealthyThreshold,
 			GracePeriod:        DefaultGracePeriod,
+			Consecutive5xx:     DefaultConsecutive5xx,
 		},
+		Timeouts:    UpstreamTimeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout},
+		Maintenance: Maintenance{MaxPause: DefaultMaxPause},
 		Deploy: Deploy{
 			Strategy:     DefaultStrategy,
 			ReadyTimeout: DefaultReadyTimeout,
@@ -56,3 +76,11 @@ func NewService(name string) Service {
 func NewRoute() Route {
 	return Route{Path: DefaultRoutePath}
 }
+
+// NewPreview returns a preview block with its defaults: the header
+// X-Teal-Slot, no cookie, no listener.
+func NewPreview() *Preview { return &Preview{Header: DefaultPreviewHeader} }
+
+// NewSticky returns a sticky block with its defaults: a session cookie
+// named after the service.
+func NewSticky(service string) *Sticky { return &Sticky{Cookie: "teal_" + service} }

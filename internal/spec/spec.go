@@ -20,6 +20,40 @@ type Desired struct {
 type LoadBalancer struct {
 	Name   string `json:"name"`
 	Listen string `json:"listen"` // host:port
+	// TLS holds the certificates to serve; with any, the listener speaks
+	// HTTPS (and HTTP/2 by ALPN) and picks a certificate by SNI.
+	TLS []TLSCertificate `json:"tls,omitempty"`
+	// RedirectHTTP, with TLS, is a plain-HTTP address whose every request
+	// is redirected to the same host and path on this listener.
+	RedirectHTTP string `json:"redirect_http,omitempty"`
+	// H2C accepts HTTP/2 without TLS (prior knowledge), for clients and
+	// proxies in front that speak it.
+	H2C bool `json:"h2c,omitempty"`
+	// AccessLog writes one JSON line per request to the server's output.
+	AccessLog bool `json:"access_log,omitempty"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of proxies in front
+	// of teal whose X-Forwarded-* and Forwarded headers are believed.
+	TrustedProxies []string         `json:"trusted_proxies,omitempty"`
+	Timeouts       ListenerTimeouts `json:"timeouts"`
+	Limits         Limits           `json:"limits"`
+}
+
+// TLSCertificate is one certificate and its key, as PEM files.
+type TLSCertificate struct {
+	Certificate string `json:"certificate"` // absolute path
+	Key         string `json:"key"`         // absolute path
+}
+
+// ListenerTimeouts bound what a client may take.
+type ListenerTimeouts struct {
+	ReadHeader Duration `json:"read_header"` // to send the request's headers
+	Idle       Duration `json:"idle"`        // between requests on a kept-alive connection
+}
+
+// Limits bound what a client may send.
+type Limits struct {
+	RequestBody ByteSize `json:"request_body"` // larger bodies get 413; 0: no limit
+	Header      ByteSize `json:"header"`       // larger headers get 431
 }
 
 // Service is a named thing that is deployed: how to run it, route to it,
@@ -32,7 +66,49 @@ type Service struct {
 	Routes       []Route     `json:"routes,omitempty"`
 	HealthCheck  HealthCheck `json:"health_check"`
 	Deploy       Deploy      `json:"deploy"`
+	// Timeouts bound how long the load balancer waits for an instance.
+	Timeouts UpstreamTimeouts `json:"timeouts"`
+	// Preview, when set, lets chosen requests reach the candidate slot
+	// before the switch.
+	Preview *Preview `json:"preview,omitempty"`
+	// Sticky, when set, keeps a client on the slot it first got while
+	// traffic is split between two.
+	Sticky      *Sticky     `json:"sticky,omitempty"`
+	Maintenance Maintenance `json:"maintenance"`
 }
+
+// UpstreamTimeouts bound how long the load balancer waits for an
+// instance; past them the client gets 502 or 504.
+type UpstreamTimeouts struct {
+	Connect        Duration `json:"connect"`
+	ResponseHeader Duration `json:"response_header"`
+}
+
+// Preview sends requests that carry a header or cookie, or that arrive on
+// a listener of their own, to the candidate slot: a way to try the new
+// revision before it takes traffic. Without a candidate they reach the
+// live slot.
+type Preview struct {
+	Header string `json:"header,omitempty"` // "Header: candidate" reaches the candidate
+	Cookie string `json:"cookie,omitempty"` // "Cookie: name=candidate" reaches the candidate
+	Listen string `json:"listen,omitempty"` // a listener that serves only this service's candidate
+}
+
+// Sticky keeps a client on one slot with a cookie naming it.
+type Sticky struct {
+	Cookie string   `json:"cookie"`
+	MaxAge Duration `json:"max_age"` // 0: for the browser session
+}
+
+// Maintenance says how `teal pause` and `teal maintenance` behave.
+type Maintenance struct {
+	// MaxPause is how long a paused service holds a request before it
+	// answers 503.
+	MaxPause Duration `json:"max_pause"`
+}
+
+// PreviewValue is the header or cookie value that asks for the candidate.
+const PreviewValue = "candidate"
 
 // Process says how the process driver runs one instance. The command gets a
 // free loopback port in $PORT.
@@ -63,6 +139,10 @@ type HealthCheck struct {
 	HealthyThreshold   int      `json:"healthy_threshold"`   // consecutive passes to become healthy
 	UnhealthyThreshold int      `json:"unhealthy_threshold"` // consecutive failures to become unhealthy
 	GracePeriod        Duration `json:"grace_period"`        // failures this soon after start are not counted
+	// Consecutive5xx takes an instance out of rotation after this many
+	// 5xx answers in a row to real requests, until the active check
+	// passes again; 0 never does. A refused connection always does.
+	Consecutive5xx int `json:"consecutive_5xx"`
 }
 
 // Deploy says how a new revision replaces the live one.

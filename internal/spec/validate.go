@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,6 +34,7 @@ var (
 	hostPattern    = regexp.MustCompile(`^[A-Za-z0-9.*?-]+$`)
 	pathPattern    = regexp.MustCompile(`^/[A-Za-z0-9_\-.$/~"'@:+*?&=%!,;]*$`)
 	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tokenPattern   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$") // RFC 9110 token: header and cookie names
 )
 
 // ReservedEnv names the environment variables teal sets for each instance;
@@ -44,7 +46,7 @@ var ReservedEnv = []string{"PORT", "TEAL_SERVICE", "TEAL_REVISION", "TEAL_SLOT",
 func (d Desired) Validate() []Problem {
 	v := &validator{}
 	lbs := map[string]bool{}
-	listens := map[string]string{}
+	listens := map[string]string{} // address -> what listens there
 	for _, lb := range d.LoadBalancers {
 		at := "load_balancer." + lb.Name
 		v.name(at, "load balancer", lb.Name)
@@ -52,12 +54,8 @@ func (d Desired) Validate() []Problem {
 			v.add(at, "load balancer %q is declared twice", lb.Name)
 		}
 		lbs[lb.Name] = true
-		if err := checkListen(lb.Listen); err != nil {
-			v.add(at+".listen", "%v", err)
-		} else if other, dup := listens[lb.Listen]; dup {
-			v.add(at+".listen", "%s is also the address of load balancer %q", lb.Listen, other)
-		}
-		listens[lb.Listen] = lb.Name
+		v.listen(at+".listen", lb.Listen, fmt.Sprintf("load balancer %q", lb.Name), listens)
+		v.loadBalancer(at, lb, listens)
 	}
 
 	services := map[string]bool{}
@@ -72,6 +70,9 @@ func (d Desired) Validate() []Problem {
 		}
 		services[s.Name] = true
 		v.service(at, s)
+		if p := s.Preview; p != nil && p.Listen != "" {
+			v.listen(at+".preview.listen", p.Listen, fmt.Sprintf("the preview listener of service %q", s.Name), listens)
+		}
 		for i, r := range s.Routes {
 			rat := fmt.Sprintf("%s.route[%d]", at, i)
 			v.route(rat, r, lbs)
@@ -117,6 +118,97 @@ func (v *validator) service(at string, s Service) {
 	}
 	v.healthCheck(at+".health_check", s.HealthCheck)
 	v.deploy(at+".deploy", s.Deploy)
+	v.positive(at+".timeouts.connect", s.Timeouts.Connect)
+	v.positive(at+".timeouts.response_header", s.Timeouts.ResponseHeader)
+	if p := s.Preview; p != nil {
+		if p.Header == "" && p.Cookie == "" && p.Listen == "" {
+			v.add(at+".preview", "say how to reach the candidate: a header, a cookie or a listen address")
+		}
+		if p.Header != "" && !tokenPattern.MatchString(p.Header) {
+			v.add(at+".preview.header", "%q is not a header name", p.Header)
+		}
+		if p.Cookie != "" && !tokenPattern.MatchString(p.Cookie) {
+			v.add(at+".preview.cookie", "%q is not a cookie name", p.Cookie)
+		}
+	}
+	if st := s.Sticky; st != nil {
+		if !tokenPattern.MatchString(st.Cookie) {
+			v.add(at+".sticky.cookie", "%q is not a cookie name", st.Cookie)
+		}
+		if st.MaxAge < 0 {
+			v.add(at+".sticky.max_age", "must not be negative")
+		}
+	}
+	if s.Maintenance.MaxPause < 0 {
+		v.add(at+".maintenance.max_pause", "must not be negative")
+	}
+}
+
+func (v *validator) loadBalancer(at string, lb LoadBalancer, listens map[string]string) {
+	for i, c := range lb.TLS {
+		cat := fmt.Sprintf("%s.tls[%d]", at, i)
+		v.pemPath(cat+".certificate", c.Certificate)
+		v.pemPath(cat+".key", c.Key)
+	}
+	if lb.RedirectHTTP != "" {
+		if len(lb.TLS) == 0 {
+			v.add(at+".redirect_http", "redirects to HTTPS, so the load balancer needs a tls block")
+		}
+		v.listen(at+".redirect_http", lb.RedirectHTTP, fmt.Sprintf("the HTTP redirect of load balancer %q", lb.Name), listens)
+	}
+	for _, p := range lb.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.add(at+".trusted_proxies", "%v", err)
+		}
+	}
+	v.positive(at+".timeouts.read_header", lb.Timeouts.ReadHeader)
+	v.positive(at+".timeouts.idle", lb.Timeouts.Idle)
+	if lb.Limits.RequestBody < 0 {
+		v.add(at+".limits.request_body", "must not be negative")
+	}
+	if lb.Limits.Header < 1<<10 {
+		v.add(at+".limits.header", "must be at least 1KiB, got %s", lb.Limits.Header)
+	}
+}
+
+func (v *validator) pemPath(path, file string) {
+	switch {
+	case file == "":
+		v.add(path, "is required: the path to a PEM file")
+	case !filepath.IsAbs(file):
+		v.add(path, "must be a path to a PEM file, got %q", file)
+	}
+}
+
+// listen checks an address to listen on and that nothing else listens there.
+func (v *validator) listen(path, addr, what string, listens map[string]string) {
+	if err := checkListen(addr); err != nil {
+		v.add(path, "%v", err)
+		return
+	}
+	if other, dup := listens[addr]; dup {
+		v.add(path, "%s is also the address of %s", addr, other)
+		return
+	}
+	listens[addr] = what
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, "must be longer than zero")
+	}
+}
+
+// ParsePrefix reads an IP address or a CIDR block, as trusted proxies
+// are written.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR block like \"10.0.0.0/8\"", s)
 }
 
 func (v *validator) process(at string, p Process) {
@@ -181,6 +273,9 @@ func (v *validator) healthCheck(at string, h HealthCheck) {
 	}
 	if h.GracePeriod < 0 {
 		v.add(at+".grace_period", "must not be negative")
+	}
+	if h.Consecutive5xx < 0 {
+		v.add(at+".consecutive_5xx", "must not be negative")
 	}
 }
 

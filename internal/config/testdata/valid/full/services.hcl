@@ -39,6 +39,25 @@ service "web" {
     healthy_threshold   = 3
     unhealthy_threshold = 2
     grace_period        = "5s"
+    consecutive_5xx     = 0
+  }
+
+  timeouts {
+    connect         = "1s"
+    response_header = "5m"
+  }
+
+  preview {
+    cookie = "teal_preview"
+    listen = "127.0.0.1:9081"
+  }
+
+  sticky {
+    max_age = "1h"
+  }
+
+  maintenance {
+    max_pause = "10s"
   }
 
   deploy {
@@ -53,6 +72,7 @@ service "reporting" {
   process {
     command = ["reporting-server"]
   }
+  preview {}
   route {
     load_balancer = "public"
     path          = "/reporting*"
