@@ -55,14 +55,36 @@ type generation struct {
 	once   sync.Once
 	addr   net.Addr
 	served chan struct{}
+
+	// pending counts connections handed over whose first request has not
+	// been read yet. http.Server.Shutdown would close them without an
+	// answer, so a generation is shut down only once there are none.
+	pending atomic.Int64
+	mu      sync.Mutex
+	fresh   map[net.Conn]bool
 }
 
 func (g *generation) Accept() (net.Conn, error) {
 	select {
 	case c := <-g.conns:
+		g.pending.Add(1)
 		return c, nil
 	case <-g.closed:
 		return nil, net.ErrClosed
+	}
+}
+
+// connState follows each connection out of StateNew.
+func (g *generation) connState(c net.Conn, st http.ConnState) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if st == http.StateNew {
+		g.fresh[c] = true
+		return
+	}
+	if g.fresh[c] {
+		delete(g.fresh, c)
+		g.pending.Add(-1)
 	}
 }
 
@@ -136,7 +158,7 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(certs != nil) // by ALPN
 	protos.SetUnencryptedHTTP2(lb.H2C && certs == nil)
-	g := &generation{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.ln.Addr(), served: make(chan struct{})}
+	g := &generation{conns: make(chan net.Conn), closed: make(chan struct{}), addr: l.ln.Addr(), served: make(chan struct{}), fresh: map[net.Conn]bool{}}
 	g.srv = &http.Server{
 		Handler:           l.handler(st),
 		ReadHeaderTimeout: lb.Timeouts.ReadHeader.D(),
@@ -144,6 +166,7 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 		MaxHeaderBytes:    int(lb.Limits.Header),
 		Protocols:         &protos,
 		ErrorLog:          l.p.errorLog,
+		ConnState:         g.connState,
 	}
 	if certs != nil {
 		g.srv.TLSConfig = certs.tlsConfig()
@@ -176,13 +199,21 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 	return nil
 }
 
-// retire shuts a generation down: it takes no new connections, and its
-// requests in flight finish until ctx is done.
+// retire shuts a generation down: it takes no new connection (one being
+// handed over goes to the next generation), the connections it took last
+// get to send their first request (read_header allows them that long),
+// and then its requests in flight finish until ctx is done. Shutting down
+// at once would close those last connections unanswered.
 func retire(ctx context.Context, g *generation) {
+	g.Close()
+	<-g.served // Serve has returned: every connection it took is counted
+	deadline := time.Now().Add(g.srv.ReadHeaderTimeout + time.Second)
+	for g.pending.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := g.srv.Shutdown(ctx); err != nil {
 		g.srv.Close()
 	}
-	<-g.served
 }
 
 // accept hands every connection to the current generation.
