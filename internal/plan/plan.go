@@ -187,7 +187,7 @@ func diffLoadBalancers(want, have []spec.LoadBalancer) []Change {
 	}
 	for _, lb := range have {
 		if _, gone := old[lb.Name]; gone {
-				c := Change{Type: "load_balancer", Name: lb.Name, Action: Delete,
+			c := Change{Type: "load_balancer", Name: lb.Name, Action: Delete,
 				Traffic: []string{"stops listening on " + lb.Listen + " once requests in flight finish"}}
 			for _, a := range flattenLB(lb) {
 				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Delete, Before: a.value})
