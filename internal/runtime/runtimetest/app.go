@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The environment variables that script the instance program.
@@ -79,6 +81,10 @@ func runApp() int {
 		return 1
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			echoWebSocket(w, r)
+			return
+		}
 		if r.URL.Path == "/health" && os.Getenv(EnvUnhealthy) == "1" {
 			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
 			return
@@ -111,5 +117,24 @@ func runApp() int {
 		return code
 	case <-context.Background().Done():
 		return 0
+	}
+}
+
+// echoWebSocket answers each message with the instance's name and the
+// message, until the connection closes.
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, append([]byte(os.Getenv("TEAL_INSTANCE")+": "), msg...)); err != nil {
+			return
+		}
 	}
 }
