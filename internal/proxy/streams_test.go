@@ -260,3 +260,96 @@ func TestH2C(t *testing.T) {
 		t.Errorf("h2c: %s %q", resp.Proto, b)
 	}
 }
+
+// Across a switch, an HTTP/2 connection's next request goes to the new
+// slot, while a server-sent event stream opened before it keeps flowing
+// from the old one.
+func TestHTTP2AndSSEAcrossASwitch(t *testing.T) {
+	p := New(Options{Log: discard()})
+	lb := testLB("public")
+	lb.H2C = true
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{lb}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	p.SetService(service("web", spec.Route{LoadBalancer: "public", Path: "/*"}))
+	tick := make(chan struct{})
+	stream := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/events" {
+				fmt.Fprint(w, name)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := range 4 {
+				fmt.Fprintf(w, "data: %s %d\n\n", name, i)
+				w.(http.Flusher).Flush()
+				select {
+				case <-tick:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "blue-1", stream("blue"))})
+	p.SetPool("web", spec.Green, []*Target{healthyTarget(t, p, "green-1", stream("green"))})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	conns := 0
+	c := &http.Client{Transport: &http.Transport{Protocols: &protos, DialContext: func(ctx context.Context, n, a string) (net.Conn, error) {
+		conns++
+		return (&net.Dialer{}).DialContext(ctx, n, a)
+	}}}
+	url := "http://" + p.Addr("public")
+	resp, err := c.Get(url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := bufio.NewReader(resp.Body)
+	readEvent := func() string {
+		line, err := events.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream: %v", err)
+		}
+		events.ReadString('\n')
+		return strings.TrimSpace(strings.TrimPrefix(line, "data: "))
+	}
+	if e := readEvent(); e != "blue 0" {
+		t.Fatalf("first event %q", e)
+	}
+	body := func() string {
+		r, err := c.Get(url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		if r.Proto != "HTTP/2.0" {
+			t.Errorf("proto %s", r.Proto)
+		}
+		return string(b)
+	}
+	if got := body(); got != "blue" {
+		t.Fatalf("before the switch: %q", got)
+	}
+	p.SetWeights("web", Weights{spec.Green: 100})
+	if got := body(); got != "green" {
+		t.Errorf("after the switch, on the same HTTP/2 connection: %q", got)
+	}
+	for i := 1; i < 4; i++ {
+		tick <- struct{}{}
+		if e := readEvent(); e != fmt.Sprintf("blue %d", i) {
+			t.Errorf("event %d after the switch: %q, want it still from blue", i, e)
+		}
+	}
+	tick <- struct{}{}
+	if conns != 1 {
+		t.Errorf("%d connections; everything should share one HTTP/2 connection", conns)
+	}
+}
