@@ -27,7 +27,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
 	}
 	serviceSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}},
+		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "process"}, {Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
 			{Type: "timeouts"}, {Type: "preview"}, {Type: "sticky"}, {Type: "maintenance"},
@@ -60,7 +60,17 @@ var (
 	deploySchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "strategy"}, {Name: "ready_timeout"}, {Name: "drain_timeout"}, {Name: "keep_previous"},
+			{Name: "auto_promote"}, {Name: "progress_deadline"}, {Name: "hook_timeout"},
+			{Name: "before_switch"}, {Name: "after_switch"}, {Name: "on_rollback"}, {Name: "after_bake"},
+			{Name: "batch_size"}, {Name: "max_unavailable"}, {Name: "max_surge"},
 		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "step"}, {Type: "analysis"}},
+	}
+	stepSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "weight", Required: true}, {Name: "pause"}},
+	}
+	analysisSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "max_error_rate"}, {Name: "max_p99"}, {Name: "min_requests"}, {Name: "interval"}},
 	}
 )
 
@@ -171,6 +181,7 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 			s.DesiredCount = v
 		}
 	}
+	d.intInto(at, c, "revision_history_limit", &s.RevisionHistoryLimit)
 	if pb := d.unique(c.Blocks.OfType("process"), where); pb != nil {
 		s.Process = d.process(at+".process", pb)
 	}
@@ -324,6 +335,78 @@ func (d *decoder) deploy(at string, b *hcl.Block, dep *spec.Deploy) {
 	d.durationInto(at, c, "ready_timeout", &dep.ReadyTimeout)
 	d.durationInto(at, c, "drain_timeout", &dep.DrainTimeout)
 	d.durationInto(at, c, "keep_previous", &dep.KeepPrevious)
+	d.boolInto(at, c, "auto_promote", &dep.AutoPromote)
+	d.durationInto(at, c, "progress_deadline", &dep.ProgressDeadline)
+	d.durationInto(at, c, "hook_timeout", &dep.HookTimeout)
+	d.commandInto(at, c, "before_switch", &dep.BeforeSwitch)
+	d.commandInto(at, c, "after_switch", &dep.AfterSwitch)
+	d.commandInto(at, c, "on_rollback", &dep.OnRollback)
+	d.commandInto(at, c, "after_bake", &dep.AfterBake)
+	d.intInto(at, c, "batch_size", &dep.BatchSize)
+	d.quantityInto(at, c, "max_unavailable", &dep.MaxUnavailable)
+	d.quantityInto(at, c, "max_surge", &dep.MaxSurge)
+	for i, sb := range c.Blocks.OfType("step") {
+		sat := fmt.Sprintf("%s.step[%d]", at, i)
+		sc := d.content(sat, sb, stepSchema)
+		var st spec.CanaryStep
+		if a := sc.Attributes["weight"]; a != nil {
+			if v, ok := d.int(sat+".weight", a, 1); ok {
+				st.Weight = v
+			}
+		}
+		if sc.Attributes["pause"] != nil {
+			var p spec.Duration
+			d.durationInto(sat, sc, "pause", &p)
+			st.Pause = &p
+		}
+		dep.Steps = append(dep.Steps, st)
+	}
+	if ab := d.unique(c.Blocks.OfType("analysis"), "deploy"); ab != nil {
+		an := spec.NewAnalysis()
+		ac := d.content(at+".analysis", ab, analysisSchema)
+		if a := ac.Attributes["max_error_rate"]; a != nil {
+			if v, ok := d.float(at+".analysis.max_error_rate", a); ok {
+				an.MaxErrorRate = v
+			}
+		}
+		d.durationInto(at+".analysis", ac, "max_p99", &an.MaxP99)
+		d.intInto(at+".analysis", ac, "min_requests", &an.MinRequests)
+		d.durationInto(at+".analysis", ac, "interval", &an.Interval)
+		dep.Analysis = an
+	}
+}
+
+// commandInto reads a command list; a program written ./x is relative to
+// the configuration directory, like a process's.
+func (d *decoder) commandInto(at string, c *hcl.BodyContent, name string, dst *[]string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.stringList(at+"."+name, a); ok {
+			if len(v) > 0 && isRelative(v[0]) {
+				v[0] = filepath.Join(d.dir, v[0])
+			}
+			if v == nil {
+				v = []string{}
+			}
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) quantityInto(at string, c *hcl.BodyContent, name string, dst *spec.Quantity) {
+	a := c.Attributes[name]
+	if a == nil {
+		return
+	}
+	s, ok := d.string(at+"."+name, a) // a number converts to a string
+	if !ok {
+		return
+	}
+	q, err := spec.ParseQuantity(s)
+	if err != nil {
+		d.add(errorAt(a.Expr.Range(), "Invalid "+name, "%s.", err))
+		return
+	}
+	*dst = q
 }
 
 func (d *decoder) durationInto(at string, c *hcl.BodyContent, name string, dst *spec.Duration) {

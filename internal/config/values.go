@@ -112,6 +112,20 @@ func (d *decoder) int(path string, attr *hcl.Attribute, min int) (int, bool) {
 	return int(i), true
 }
 
+func (d *decoder) float(path string, attr *hcl.Attribute) (float64, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	n, err := convert.Convert(val, cty.Number)
+	if err != nil {
+		d.typeError(attr, "a number", val)
+		return 0, false
+	}
+	f, _ := n.AsBigFloat().Float64()
+	return f, true
+}
+
 func (d *decoder) duration(path string, attr *hcl.Attribute) (spec.Duration, bool) {
 	val, ok := d.value(path, attr)
 	if !ok {

@@ -60,6 +60,38 @@ func flatten(s spec.Service) []attr {
 	add("deploy.ready_timeout", quote(d.ReadyTimeout.String()), false)
 	add("deploy.drain_timeout", quote(d.DrainTimeout.String()), false)
 	add("deploy.keep_previous", quote(d.KeepPrevious.String()), false)
+	add("deploy.auto_promote", strconv.FormatBool(d.AutoPromote), false)
+	add("deploy.progress_deadline", quote(d.ProgressDeadline.String()), false)
+	add("deploy.hook_timeout", quote(d.HookTimeout.String()), false)
+	for _, h := range []struct {
+		name string
+		cmd  []string
+	}{{"before_switch", d.BeforeSwitch}, {"after_switch", d.AfterSwitch}, {"on_rollback", d.OnRollback}, {"after_bake", d.AfterBake}} {
+		if h.cmd != nil {
+			add("deploy."+h.name, joinQuoted(h.cmd), false)
+		}
+	}
+	for i, st := range d.Steps {
+		add(fmt.Sprintf("deploy.step[%d].weight", i), strconv.Itoa(st.Weight), false)
+		if st.Pause != nil {
+			add(fmt.Sprintf("deploy.step[%d].pause", i), quote(st.Pause.String()), false)
+		}
+	}
+	if a := d.Analysis; a != nil {
+		add("deploy.analysis.max_error_rate", strconv.FormatFloat(a.MaxErrorRate, 'g', -1, 64), false)
+		add("deploy.analysis.max_p99", quote(a.MaxP99.String()), false)
+		add("deploy.analysis.min_requests", strconv.Itoa(a.MinRequests), false)
+		add("deploy.analysis.interval", quote(a.Interval.String()), false)
+	}
+	if d.BatchSize != 0 {
+		add("deploy.batch_size", strconv.Itoa(d.BatchSize), false)
+	}
+	if !d.MaxUnavailable.IsZero() {
+		add("deploy.max_unavailable", quote(d.MaxUnavailable.String()), false)
+	}
+	if !d.MaxSurge.IsZero() {
+		add("deploy.max_surge", quote(d.MaxSurge.String()), false)
+	}
 	add("timeouts.connect", quote(s.Timeouts.Connect.String()), false)
 	add("timeouts.response_header", quote(s.Timeouts.ResponseHeader.String()), false)
 	if p := s.Preview; p != nil {
@@ -77,6 +109,7 @@ func flatten(s spec.Service) []attr {
 		add("sticky.max_age", quote(st.MaxAge.String()), false)
 	}
 	add("maintenance.max_pause", quote(s.Maintenance.MaxPause.String()), false)
+	add("revision_history_limit", strconv.Itoa(s.RevisionHistoryLimit), false)
 	return out
 }
 

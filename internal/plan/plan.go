@@ -276,7 +276,7 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 	if (old.HealthCheck != s.HealthCheck || old.Timeouts != s.Timeouts) && !templateChanged {
 		c.Traffic = append(c.Traffic, "changes health checks and timeouts of the running instances in place")
 	}
-	if old.Deploy != s.Deploy && !templateChanged {
+	if !reflect.DeepEqual(old.Deploy, s.Deploy) && !templateChanged {
 		c.Traffic = append(c.Traffic, "changes how the next deployment runs; nothing restarts")
 	}
 	return c, true

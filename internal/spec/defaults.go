@@ -29,6 +29,13 @@ const (
 	DefaultPreviewHeader         = "X-Teal-Slot"
 	DefaultMaxPause              = Duration(30 * time.Second)
 
+	DefaultProgressDeadline     = Duration(10 * time.Minute)
+	DefaultHookTimeout          = Duration(5 * time.Minute)
+	DefaultAnalysisInterval     = Duration(5 * time.Second)
+	DefaultMinRequests          = 100
+	DefaultMaxErrorRate         = 0.01
+	DefaultRevisionHistoryLimit = 10
+
 	DefaultStrategy     = BlueGreen
 	DefaultReadyTimeout = Duration(2 * time.Minute)
 	DefaultDrainTimeout = Duration(30 * time.Second)
@@ -67,7 +74,12 @@ func NewService(name string) Service {
 			ReadyTimeout: DefaultReadyTimeout,
 			DrainTimeout: DefaultDrainTimeout,
 			KeepPrevious: DefaultKeepPrevious,
+
+			AutoPromote:      true,
+			ProgressDeadline: DefaultProgressDeadline,
+			HookTimeout:      DefaultHookTimeout,
 		},
+		RevisionHistoryLimit: DefaultRevisionHistoryLimit,
 	}
 }
 
@@ -84,3 +96,9 @@ func NewPreview() *Preview { return &Preview{Header: DefaultPreviewHeader} }
 // NewSticky returns a sticky block with its defaults: a session cookie
 // named after the service.
 func NewSticky(service string) *Sticky { return &Sticky{Cookie: "teal_" + service} }
+
+// NewAnalysis returns an analysis block with its defaults: at most 1% of
+// errors, latency not judged, 100 requests at least, judged every 5s.
+func NewAnalysis() *Analysis {
+	return &Analysis{MaxErrorRate: DefaultMaxErrorRate, MinRequests: DefaultMinRequests, Interval: DefaultAnalysisInterval}
+}

@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Desired is the whole desired state of one configuration: its load
@@ -75,6 +78,9 @@ type Service struct {
 	// traffic is split between two.
 	Sticky      *Sticky     `json:"sticky,omitempty"`
 	Maintenance Maintenance `json:"maintenance"`
+	// RevisionHistoryLimit is how many revisions are kept (besides the
+	// live and the warm one); older ones are forgotten.
+	RevisionHistoryLimit int `json:"revision_history_limit"`
 }
 
 // UpstreamTimeouts bound how long the load balancer waits for an
@@ -151,6 +157,104 @@ type Deploy struct {
 	ReadyTimeout Duration `json:"ready_timeout"`
 	DrainTimeout Duration `json:"drain_timeout"`
 	KeepPrevious Duration `json:"keep_previous"`
+
+	// AutoPromote switches as soon as the candidate is healthy (and its
+	// hooks passed); false holds it, reachable by preview, until
+	// `teal promote`.
+	AutoPromote bool `json:"auto_promote"`
+	// ProgressDeadline fails a deployment that makes no progress for this
+	// long, except while it waits for an operator.
+	ProgressDeadline Duration `json:"progress_deadline"`
+
+	// Steps are a canary's shares of traffic, in order; the switch to 100%
+	// follows the last.
+	Steps []CanaryStep `json:"steps,omitempty"`
+	// Analysis judges a canary from the load balancer's own metrics.
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// BatchSize, MaxUnavailable and MaxSurge shape a rolling deployment.
+	// BatchSize n is MaxUnavailable n with no surge: take n out, replace
+	// them, put them back, as with ten servers behind a load balancer.
+	BatchSize      int      `json:"batch_size,omitempty"`
+	MaxUnavailable Quantity `json:"max_unavailable,omitzero"`
+	MaxSurge       Quantity `json:"max_surge,omitzero"`
+
+	// Hooks are commands run at points of a deployment (no shell unless
+	// the command asks for one), each for at most HookTimeout.
+	HookTimeout  Duration `json:"hook_timeout"`
+	BeforeSwitch []string `json:"before_switch,omitempty"` // a failure rolls back
+	AfterSwitch  []string `json:"after_switch,omitempty"`  // a failure switches back
+	OnRollback   []string `json:"on_rollback,omitempty"`   // its failure is recorded, nothing more
+	AfterBake    []string `json:"after_bake,omitempty"`    // once keep_previous has passed: the "contract" step
+}
+
+// CanaryStep is one share of traffic for the candidate, held for Pause,
+// or until `teal promote` when Pause is nil.
+type CanaryStep struct {
+	Weight int       `json:"weight"` // percent, 1 to 99
+	Pause  *Duration `json:"pause,omitempty"`
+}
+
+// Analysis thresholds for a canary, over the requests its instances got
+// since the current step began.
+type Analysis struct {
+	MaxErrorRate float64  `json:"max_error_rate"` // share of 5xx answers and failures
+	MaxP99       Duration `json:"max_p99"`        // 0: latency is not judged
+	MinRequests  int      `json:"min_requests"`   // fewer: hold, and say so
+	Interval     Duration `json:"interval"`       // how often to judge
+}
+
+// Quantity is a count of instances or a percentage of desired_count,
+// written 2 or "25%".
+type Quantity struct {
+	N       int
+	Percent bool
+}
+
+// Of returns the count q means for total instances; a percentage rounds
+// down, or up when roundUp (as Kubernetes rounds a surge).
+func (q Quantity) Of(total int, roundUp bool) int {
+	if !q.Percent {
+		return q.N
+	}
+	n := q.N * total
+	if roundUp {
+		return (n + 99) / 100
+	}
+	return n / 100
+}
+
+// IsZero reports whether q was left out.
+func (q Quantity) IsZero() bool { return q.N == 0 }
+
+func (q Quantity) String() string {
+	if q.Percent {
+		return strconv.Itoa(q.N) + "%"
+	}
+	return strconv.Itoa(q.N)
+}
+
+// MarshalText writes q as "2" or "25%".
+func (q Quantity) MarshalText() ([]byte, error) { return []byte(q.String()), nil }
+
+// UnmarshalText reads "2" or "25%".
+func (q *Quantity) UnmarshalText(b []byte) error {
+	v, err := ParseQuantity(string(b))
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+// ParseQuantity reads a count ("2") or a percentage ("25%").
+func ParseQuantity(s string) (Quantity, error) {
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || (pct && n > 100) {
+		return Quantity{}, fmt.Errorf("%q is not a count or a percentage; expected a number like 2 or \"25%%\"", s)
+	}
+	return Quantity{N: n, Percent: pct}, nil
 }
 
 // Strategy names a way of moving traffic from one revision to the next.
@@ -159,10 +263,12 @@ type Strategy string
 // The strategies teal knows.
 const (
 	BlueGreen Strategy = "blue_green"
+	Canary    Strategy = "canary"
+	Rolling   Strategy = "rolling"
 )
 
 // Strategies lists the strategies a configuration may name.
-var Strategies = []Strategy{BlueGreen}
+var Strategies = []Strategy{BlueGreen, Canary, Rolling}
 
 // Slot is one of the two places a service's revisions live in.
 type Slot string

@@ -44,7 +44,28 @@ func TestValidate(t *testing.T) {
 		{"threshold", func(d *Desired) { d.Services[0].HealthCheck.HealthyThreshold = 11 }, "service.web.health_check.healthy_threshold: must be between 1 and 10, got 11"},
 		{"negative keep", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = -1 }, "service.web.deploy.keep_previous: must not be negative"},
 		{"zero keep is fine", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = 0 }, ""},
-		{"strategy", func(d *Desired) { d.Services[0].Deploy.Strategy = "canary" }, `service.web.deploy.strategy: "canary" is not a strategy teal knows; expected "blue_green"`},
+		{"strategy", func(d *Desired) { d.Services[0].Deploy.Strategy = "linear" }, `service.web.deploy.strategy: "linear" is not a strategy teal knows; expected "blue_green" or "canary" or "rolling"`},
+		{"canary without steps", func(d *Desired) { d.Services[0].Deploy.Strategy = Canary }, "service.web.deploy: a canary needs at least one step"},
+		{"canary steps go up", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Canary
+			d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 50}, {Weight: 10}}
+		}, "service.web.deploy.step[1].weight: must be more than the step before it (50), got 10"},
+		{"canary step of 100", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Canary
+			d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 100}}
+		}, "service.web.deploy.step[0].weight: must be between 1 and 99"},
+		{"steps without canary", func(d *Desired) { d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 10}} }, `service.web.deploy.step[0]: steps are for strategy = "canary", not "blue_green"`},
+		{"rolling needs a batch", func(d *Desired) { d.Services[0].Deploy.Strategy = Rolling }, "service.web.deploy: a rolling deployment needs batch_size"},
+		{"rolling percentages that round to nothing", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Rolling
+			d.Services[0].Deploy.MaxUnavailable = Quantity{N: 10, Percent: true}
+		}, "service.web.deploy.max_unavailable: with 1 instances, max_unavailable and max_surge both come to 0"},
+		{"batch and surge", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Rolling
+			d.Services[0].Deploy.BatchSize = 2
+			d.Services[0].Deploy.MaxSurge = Quantity{N: 1}
+		}, "service.web.deploy.batch_size: give batch_size, or max_unavailable and max_surge, not both"},
+		{"empty hook", func(d *Desired) { d.Services[0].Deploy.BeforeSwitch = []string{} }, "service.web.deploy.before_switch: must name a program"},
 		{"redirect without tls", func(d *Desired) { d.LoadBalancers[0].RedirectHTTP = "127.0.0.1:8081" }, "load_balancer.public.redirect_http: redirects to HTTPS, so the load balancer needs a tls block"},
 		{"redirect on a taken address", func(d *Desired) {
 			d.LoadBalancers[0].TLS = []TLSCertificate{{Certificate: "/c.pem", Key: "/k.pem"}}
@@ -142,5 +163,25 @@ func TestByteSize(t *testing.T) {
 		if b.String() != want {
 			t.Errorf("%d.String() = %q, want %q", b, b.String(), want)
 		}
+	}
+}
+
+func TestQuantity(t *testing.T) {
+	for in, want := range map[string]Quantity{"2": {N: 2}, "25%": {N: 25, Percent: true}, "0": {}} {
+		q, err := ParseQuantity(in)
+		if err != nil || q != want || q.String() != in {
+			t.Errorf("ParseQuantity(%q) = %+v %v", in, q, err)
+		}
+	}
+	for _, bad := range []string{"-1", "x", "150%", "2.5"} {
+		if _, err := ParseQuantity(bad); err == nil {
+			t.Errorf("ParseQuantity(%q) succeeded", bad)
+		}
+	}
+	if n := (Quantity{N: 25, Percent: true}).Of(10, false); n != 2 {
+		t.Errorf("25%% of 10 rounded down = %d", n)
+	}
+	if n := (Quantity{N: 25, Percent: true}).Of(10, true); n != 3 {
+		t.Errorf("25%% of 10 rounded up = %d", n)
 	}
 }

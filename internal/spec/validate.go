@@ -118,6 +118,13 @@ func (v *validator) service(at string, s Service) {
 	}
 	v.healthCheck(at+".health_check", s.HealthCheck)
 	v.deploy(at+".deploy", s.Deploy)
+	if s.RevisionHistoryLimit < 1 {
+		v.add(at+".revision_history_limit", "must be at least 1, got %d", s.RevisionHistoryLimit)
+	}
+	if d := s.Deploy; d.Strategy == Rolling && d.BatchSize == 0 && (!d.MaxUnavailable.IsZero() || !d.MaxSurge.IsZero()) &&
+		d.MaxUnavailable.Of(s.DesiredCount, false) == 0 && d.MaxSurge.Of(s.DesiredCount, true) == 0 {
+		v.add(at+".deploy.max_unavailable", "with %d instances, max_unavailable and max_surge both come to 0: the deployment could not move", s.DesiredCount)
+	}
 	v.positive(at+".timeouts.connect", s.Timeouts.Connect)
 	v.positive(at+".timeouts.response_header", s.Timeouts.ResponseHeader)
 	if p := s.Preview; p != nil {
@@ -295,6 +302,81 @@ func (v *validator) deploy(at string, d Deploy) {
 	}
 	if d.KeepPrevious < 0 {
 		v.add(at+".keep_previous", "must not be negative")
+	}
+	v.positive(at+".progress_deadline", d.ProgressDeadline)
+	v.positive(at+".hook_timeout", d.HookTimeout)
+	v.strategySettings(at, d)
+	for _, h := range []struct {
+		name string
+		cmd  []string
+	}{{"before_switch", d.BeforeSwitch}, {"after_switch", d.AfterSwitch}, {"on_rollback", d.OnRollback}, {"after_bake", d.AfterBake}} {
+		if h.cmd != nil && (len(h.cmd) == 0 || h.cmd[0] == "") {
+			v.add(at+"."+h.name, "must name a program to run, like [\"./migrate\", \"up\"]")
+		}
+	}
+}
+
+// strategySettings checks that the settings of a strategy are given only
+// with it, and make sense.
+func (v *validator) strategySettings(at string, d Deploy) {
+	if d.Strategy != Canary {
+		if len(d.Steps) > 0 {
+			v.add(at+".step[0]", "steps are for strategy = \"canary\", not %q", d.Strategy)
+		}
+		if d.Analysis != nil {
+			v.add(at+".analysis", "analysis is for strategy = \"canary\", not %q", d.Strategy)
+		}
+	}
+	if d.Strategy != Rolling {
+		for _, s := range []struct {
+			name string
+			set  bool
+		}{{"batch_size", d.BatchSize != 0}, {"max_unavailable", !d.MaxUnavailable.IsZero()}, {"max_surge", !d.MaxSurge.IsZero()}} {
+			if s.set {
+				v.add(at+"."+s.name, "%s is for strategy = \"rolling\", not %q", s.name, d.Strategy)
+			}
+		}
+	}
+	switch d.Strategy {
+	case Canary:
+		if len(d.Steps) == 0 {
+			v.add(at, "a canary needs at least one step { weight = … }")
+		}
+		prev := 0
+		for i, s := range d.Steps {
+			sat := fmt.Sprintf("%s.step[%d]", at, i)
+			if s.Weight < 1 || s.Weight > 99 {
+				v.add(sat+".weight", "must be between 1 and 99 (the switch to 100 follows the last step), got %d", s.Weight)
+			} else if s.Weight <= prev {
+				v.add(sat+".weight", "must be more than the step before it (%d), got %d", prev, s.Weight)
+			}
+			prev = s.Weight
+			if s.Pause != nil && *s.Pause < 0 {
+				v.add(sat+".pause", "must not be negative")
+			}
+		}
+		if a := d.Analysis; a != nil {
+			if a.MaxErrorRate < 0 || a.MaxErrorRate > 1 {
+				v.add(at+".analysis.max_error_rate", "must be a share between 0 and 1, got %g", a.MaxErrorRate)
+			}
+			if a.MaxP99 < 0 {
+				v.add(at+".analysis.max_p99", "must not be negative")
+			}
+			if a.MinRequests < 1 {
+				v.add(at+".analysis.min_requests", "must be at least 1, got %d", a.MinRequests)
+			}
+			v.positive(at+".analysis.interval", a.Interval)
+		}
+	case Rolling:
+		if d.BatchSize != 0 && (!d.MaxUnavailable.IsZero() || !d.MaxSurge.IsZero()) {
+			v.add(at+".batch_size", "give batch_size, or max_unavailable and max_surge, not both")
+		}
+		if d.BatchSize < 0 {
+			v.add(at+".batch_size", "must be at least 1, got %d", d.BatchSize)
+		}
+		if d.BatchSize == 0 && d.MaxUnavailable.IsZero() && d.MaxSurge.IsZero() {
+			v.add(at, "a rolling deployment needs batch_size, or max_unavailable or max_surge above zero")
+		}
 	}
 }
 

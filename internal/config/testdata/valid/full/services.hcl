@@ -69,10 +69,43 @@ service "web" {
 }
 
 service "reporting" {
+  revision_history_limit = 3
   process {
     command = ["reporting-server"]
   }
   preview {}
+  deploy {
+    strategy          = "canary"
+    auto_promote      = false
+    progress_deadline = "15m"
+    hook_timeout      = "1m"
+    before_switch     = ["./bin/migrate", "up"]
+    on_rollback       = ["sh", "-c", "echo rolled back"]
+    step {
+      weight = 10
+      pause  = "30s"
+    }
+    step {
+      weight = 50
+    }
+    analysis {
+      max_error_rate = 0.05
+      max_p99        = "300ms"
+      min_requests   = 20
+    }
+  }
+}
+
+service "worker" {
+  desired_count = 10
+  process {
+    command = ["worker"]
+  }
+  deploy {
+    strategy        = "rolling"
+    max_unavailable = "20%"
+    max_surge       = 1
+  }
   route {
     load_balancer = "public"
     path          = "/reporting*"
