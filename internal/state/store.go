@@ -198,6 +198,16 @@ func (t *Tx) Revision(service string, n int) (Revision, error) {
 	return r, json.Unmarshal(v, &r)
 }
 
+// DeleteRevision forgets a revision, beyond the history limit. Its
+// number is not reused.
+func (t *Tx) DeleteRevision(service string, n int) error {
+	b := t.tx.Bucket(bucketRevisions).Bucket([]byte(service))
+	if b == nil {
+		return nil
+	}
+	return b.Delete(itob(uint64(n)))
+}
+
 // Revisions returns every revision of a service, oldest first.
 func (t *Tx) Revisions(service string) ([]Revision, error) {
 	var out []Revision
