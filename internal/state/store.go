@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -342,6 +343,24 @@ func (t *Tx) Events(after uint64, limit int) ([]Event, error) {
 		}
 		out = append(out, e)
 	}
+	return out, nil
+}
+
+// LastEvents returns the last n events of one service (all when service
+// is ""), oldest first.
+func (t *Tx) LastEvents(n int, service string) ([]Event, error) {
+	var out []Event
+	c := t.tx.Bucket(bucketEvents).Cursor()
+	for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, err
+		}
+		if service == "" || e.Service == service {
+			out = append(out, e)
+		}
+	}
+	slices.Reverse(out)
 	return out, nil
 }
 
