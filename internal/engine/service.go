@@ -260,6 +260,9 @@ func explain(g *group) string {
 			if m.target.LastResult() == "" {
 				what = "no health check has finished yet"
 			}
+			if p := m.target.PassiveReason(); p != "" && p != m.target.LastResult() {
+				what += "; taken out of rotation by real requests: " + p
+			}
 		}
 		msg := fmt.Sprintf("instance %s %s", m.inst.ID(), what)
 		if tail := m.inst.LogTail(10); len(tail) > 0 {

@@ -142,10 +142,10 @@ func (e *Engine) retire(s *service, g *group) {
 		}
 		return
 	}
-	defer s.unlock()
 	s.mu.Lock()
 	if s.previous != g {
 		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	s.previous, s.warmTimer = nil, nil
@@ -161,6 +161,12 @@ func (e *Engine) retire(s *service, g *group) {
 	if err != nil {
 		e.log.Error("record retired slot", "service", s.name, "err", err)
 	}
+	// The group belongs to no one now: stopping it and its after_bake
+	// hook need not hold up the next operation on the service. Shutdown
+	// waits for them.
+	e.bg.Add(1)
+	s.unlock()
+	defer e.bg.Done()
 	e.stopGroup(context.Background(), g, s.name, "keep_previous has passed")
 	e.afterBake(s.name, g)
 }

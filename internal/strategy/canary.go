@@ -33,16 +33,17 @@ func (c Canary) Next(o Observation) Step {
 		return Step{Action: Shift, Weight: c.Steps[0].Weight}
 	}
 	at := fmt.Sprintf("at %d%%", o.Weight)
-	switch {
-	case o.Aborted != "":
+	if o.Aborted != "" {
 		return Step{Action: Fail, Reason: "aborted by " + o.Aborted}
-	case o.Exited > 0:
-		return Step{Action: Fail, Reason: fmt.Sprintf("%s: %d of %d new instances exited", at, o.Exited, o.Desired)}
-	case o.Unhealthy > 0:
-		return Step{Action: Fail, Reason: fmt.Sprintf("%s: %d of %d new instances failed their health checks", at, o.Unhealthy, o.Desired)}
 	}
 	if reason, failed := c.judge(o); failed {
 		return Step{Action: Fail, Reason: at + ": " + reason}
+	}
+	switch {
+	case o.Exited > 0:
+		return Step{Action: Fail, Reason: fmt.Sprintf("%s: %d of %d new instances exited", at, o.Exited, o.Desired)}
+	case o.Unhealthy > 0:
+		return Step{Action: Fail, Reason: fmt.Sprintf("%s: %d of %d new instances were taken out of rotation", at, o.Unhealthy, o.Desired)}
 	}
 	next := 100
 	if o.Step+1 < len(c.Steps) {

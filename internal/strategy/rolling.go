@@ -48,7 +48,9 @@ func (r Rolling) Next(o Observation) Step {
 	if room := o.Desired + r.MaxSurge - (o.OldActive + o.Started); o.Started < o.Desired && room > 0 {
 		return Step{Action: Start, Count: min(room, o.Desired-o.Started)}
 	}
-	if spare := o.OldHealthy + o.Healthy - (o.Desired - r.MaxUnavailable); o.OldActive > 0 && spare > 0 {
+	// The next batch goes only once the last one is healthy: batches, not
+	// a trickle.
+	if spare := o.OldHealthy + o.Healthy - (o.Desired - r.MaxUnavailable); o.OldActive > 0 && spare > 0 && o.Healthy == o.Started {
 		return Step{Action: StopOld, Count: min(spare, o.OldActive)}
 	}
 	return Step{Action: Wait, Until: o.Deadline}

@@ -27,6 +27,7 @@ const (
 	EnvSay        = "TEAL_TESTAPP_SAY"         // printed to stdout at start
 	EnvUnhealthy  = "TEAL_TESTAPP_UNHEALTHY"   // "1": GET /health answers 503
 	EnvVersion    = "TEAL_TESTAPP_VERSION"     // sent back in X-Version
+	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
 )
 
 // Behaviour scripts one instance of the test program.
@@ -37,6 +38,7 @@ type Behaviour struct {
 	Say        string
 	Unhealthy  bool   // fail every health check
 	Version    string // answer with this version
+	Fail       bool   // answer 500 to everything but the health check
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -57,6 +59,9 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.Version != "" {
 		env[EnvVersion] = b.Version
+	}
+	if b.Fail {
+		env[EnvFail] = "1"
 	}
 	return env
 }
@@ -94,6 +99,10 @@ func runApp() int {
 		}
 		w.Header().Set("X-Version", os.Getenv(EnvVersion))
 		w.Header().Set("X-Instance", os.Getenv("TEAL_INSTANCE"))
+		if r.URL.Path != "/health" && os.Getenv(EnvFail) == "1" {
+			http.Error(w, "failing on purpose", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintf(w, "instance %s\n", os.Getenv("TEAL_INSTANCE"))
 	}))
 
