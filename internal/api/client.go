@@ -226,6 +226,30 @@ func (c *Client) LastEvents(ctx context.Context, n int, service string) ([]state
 	return evs, c.getJSON(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &evs)
 }
 
+// State returns what was applied at serial, or now when serial is 0.
+func (c *Client) State(ctx context.Context, serial uint64) (state.Version, error) {
+	var v state.Version
+	return v, c.getJSON(ctx, http.MethodGet, fmt.Sprintf("/v1/state?serial=%d", serial), nil, &v)
+}
+
+// StateVersions lists the versions of the state kept, newest first.
+func (c *Client) StateVersions(ctx context.Context) ([]state.Version, error) {
+	var vs []state.Version
+	return vs, c.getJSON(ctx, http.MethodGet, "/v1/state/versions", nil, &vs)
+}
+
+// Locks lists the locks held.
+func (c *Client) Locks(ctx context.Context) ([]state.Lock, error) {
+	var ls []state.Lock
+	return ls, c.getJSON(ctx, http.MethodGet, "/v1/locks", nil, &ls)
+}
+
+// ForceUnlock removes a lock by its ID.
+func (c *Client) ForceUnlock(ctx context.Context, id string) (state.Lock, error) {
+	var l state.Lock
+	return l, c.getJSON(ctx, http.MethodPost, "/v1/locks/"+url.PathEscape(id)+"/force-unlock", struct{}{}, &l)
+}
+
 // Control acts on a service's deployment in flight: "promote", "abort",
 // "deployment/pause" or "deployment/resume".
 func (c *Client) Control(ctx context.Context, service, what string) (engine.ServiceStatus, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/spec"
@@ -37,10 +38,11 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	if e.ctx.Err() != nil {
 		return plan.Plan{}, nil, ErrShuttingDown
 	}
-	if err := e.lockApply(opts.Actor); err != nil {
+	lock, err := e.lock("apply", "apply", opts.Actor)
+	if err != nil {
 		return plan.Plan{}, nil, err
 	}
-	defer e.unlockApply()
+	defer e.unlock(lock)
 
 	p, err := e.Plan(desired)
 	if err != nil {
@@ -98,20 +100,42 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	return p, append(results, out...), nil
 }
 
-func (e *Engine) lockApply(actor string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if h := e.applying; h != nil {
-		return &BusyError{What: "apply", Holder: h.what, Actor: h.actor, Since: h.since}
+// lock takes a lock kept in the state, so that who holds it can be seen,
+// and released by force-unlock when its operation will not.
+func (e *Engine) lock(name, operation, actor string) (state.Lock, error) {
+	var l state.Lock
+	err := e.store.Update(func(tx *state.Tx) error {
+		var err error
+		l, err = tx.Lock(name, operation, actor)
+		return err
+	})
+	var le *state.LockError
+	if errors.As(err, &le) {
+		return l, &BusyError{What: "apply", Holder: fmt.Sprintf("another %s (lock %s)", le.Held.Operation, le.Held.ID), Actor: le.Held.Who, Since: le.Held.Created}
 	}
-	e.applying = &holder{what: "another apply", actor: actor, since: e.now()}
-	return nil
+	return l, err
 }
 
-func (e *Engine) unlockApply() {
-	e.mu.Lock()
-	e.applying = nil
-	e.mu.Unlock()
+func (e *Engine) unlock(l state.Lock) {
+	if err := e.store.Update(func(tx *state.Tx) error { return tx.Unlock(l) }); err != nil {
+		e.log.Error("release lock", "lock", l.Name, "err", err)
+	}
+}
+
+// ForceUnlock removes a lock whose operation will not release it, as
+// terraform force-unlock does, and says whose it was.
+func (e *Engine) ForceUnlock(id, actor string) (state.Lock, error) {
+	var l state.Lock
+	err := e.store.Update(func(tx *state.Tx) error {
+		var err error
+		if l, err = tx.ForceUnlock(id); err != nil {
+			return err
+		}
+		_, err = tx.AppendEvent(state.Event{Type: "lock.forced", Actor: actor,
+			Message: fmt.Sprintf("lock %s on %s, held by %s for %s since %s, was force-unlocked", l.ID, l.Name, l.Who, l.Operation, l.Created.Format(time.DateTime))})
+		return err
+	})
+	return l, err
 }
 
 // applyService carries out the change c to one service.

@@ -65,7 +65,6 @@ type Engine struct {
 
 	mu       sync.Mutex
 	services map[string]*service
-	applying *holder // the apply in progress, if any
 }
 
 // New returns an engine. Call Recover before anything else, to take over

@@ -308,7 +308,7 @@ func diffAttrs(before, after []attr) (changed []Attr, unchanged int) {
 		switch {
 		case !ok:
 			changed = append(changed, Attr{Path: a.path, Action: Create, After: a.value, NewRevision: a.template})
-		case b.value != a.value:
+		case b.raw != a.raw:
 			changed = append(changed, Attr{Path: a.path, Action: Update, Before: b.value, After: a.value, NewRevision: a.template})
 		default:
 			unchanged++

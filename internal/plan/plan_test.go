@@ -160,3 +160,30 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
+
+// A sensitive value is never shown, in the text or the JSON of a plan.
+func TestSensitiveNeverShown(t *testing.T) {
+	before, after := web("1.0"), web("1.0")
+	after.Process.Env = map[string]string{"ENVIRONMENT": "qa", "DB_PASSWORD": "hunter2"}
+	after.Sensitive = []string{"process.env.DB_PASSWORD"}
+	p := Diff(spec.Desired{Services: []spec.Service{after}}, Current{Services: []CurrentService{live(before, 1)}})
+	var text bytes.Buffer
+	Render(&text, p)
+	js, _ := json.Marshal(p)
+	for _, out := range []string{text.String(), string(js)} {
+		if bytes.Contains([]byte(out), []byte("hunter2")) {
+			t.Errorf("a sensitive value is shown:\n%s", out)
+		}
+	}
+	if !bytes.Contains(text.Bytes(), []byte(`+ process.env.DB_PASSWORD = (sensitive value)`)) {
+		t.Errorf("the sensitive attribute is not listed as changed:\n%s", text.String())
+	}
+	// A change of a sensitive value is a change, though both sides show alike.
+	changed := after
+	changed.Process = &spec.Process{Command: after.Process.Command, Dir: after.Process.Dir, Env: map[string]string{"ENVIRONMENT": "qa", "DB_PASSWORD": "correct horse"}}
+	p = Diff(spec.Desired{Services: []spec.Service{changed}}, Current{Services: []CurrentService{live(after, 2)}})
+	c, ok := p.Change("service", "web")
+	if !ok || c.Revision != 3 || len(c.Attrs) != 1 || c.Attrs[0].Before != spec.RedactedValue || c.Attrs[0].After != spec.RedactedValue {
+		t.Errorf("a changed sensitive value: %+v", c)
+	}
+}

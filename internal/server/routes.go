@@ -40,6 +40,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/services/{name}/deployment/pause", handler(s.control(s.engine.PauseDeployment)))
 	mux.Handle("POST /v1/services/{name}/deployment/resume", handler(s.control(s.engine.ResumeDeployment)))
 	mux.Handle("GET /v1/events", handler(s.events))
+	mux.Handle("GET /v1/state", handler(s.stateVersion))
+	mux.Handle("GET /v1/state/versions", handler(s.stateVersions))
+	mux.Handle("GET /v1/locks", handler(s.locks))
+	mux.Handle("POST /v1/locks/{id}/force-unlock", handler(s.forceUnlock))
 	return s.authenticate(mux)
 }
 
@@ -95,6 +99,8 @@ func apiError(err error) *api.Error {
 	case errors.Is(err, engine.ErrStale):
 		return &api.Error{Kind: api.KindStale, Message: err.Error()}
 	case errors.Is(err, state.ErrNotFound):
+		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
+	case errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
@@ -263,6 +269,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	for i := range revs {
+		revs[i].Spec = revs[i].Spec.Redacted() // sensitive values never leave the server
+	}
 	writeJSON(w, http.StatusOK, api.HistoryResponse{Revisions: revs, Deployments: ds})
 	return nil
 }
@@ -360,6 +369,55 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		evs = []state.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request) error {
+	serial, err := strconv.ParseUint(orZero(r.URL.Query().Get("serial")), 10, 64)
+	if err != nil {
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("serial=%q: expected a serial number", r.URL.Query().Get("serial"))}
+	}
+	v, err := s.engine.StateVersion(serial)
+	if err != nil {
+		return err
+	}
+	for i := range v.Services {
+		v.Services[i].Spec = v.Services[i].Spec.Redacted()
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request) error {
+	vs, err := s.engine.StateVersions()
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []state.Version{}
+	}
+	writeJSON(w, http.StatusOK, vs)
+	return nil
+}
+
+func (s *Server) locks(w http.ResponseWriter, r *http.Request) error {
+	ls, err := s.engine.Locks()
+	if err != nil {
+		return err
+	}
+	if ls == nil {
+		ls = []state.Lock{}
+	}
+	writeJSON(w, http.StatusOK, ls)
+	return nil
+}
+
+func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.engine.ForceUnlock(r.PathValue("id"), actor(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
 	return nil
 }
 
