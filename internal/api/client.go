@@ -150,10 +150,11 @@ func (c *Client) Version(ctx context.Context) (VersionResponse, error) {
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/version", nil, &v)
 }
 
-// Plan returns what applying desired would do.
-func (c *Client) Plan(ctx context.Context, desired spec.Desired) (plan.Plan, error) {
+// Plan returns what applying desired would do, to the targets only when
+// there are any.
+func (c *Client) Plan(ctx context.Context, desired spec.Desired, targets ...string) (plan.Plan, error) {
 	var p plan.Plan
-	return p, c.getJSON(ctx, http.MethodPost, "/v1/plan", PlanRequest{Desired: desired}, &p)
+	return p, c.getJSON(ctx, http.MethodPost, "/v1/plan", PlanRequest{Desired: desired, Targets: targets}, &p)
 }
 
 // Apply applies and calls onProgress for each step as it happens.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ func (e *InvalidError) Error() string {
 func (e *Engine) Current() (plan.Current, error) {
 	var cur plan.Current
 	err := e.store.View(func(tx *state.Tx) error {
-		cur.Serial = tx.Serial()
+		cur.Serial, cur.Lineage = tx.Serial(), tx.Lineage()
 		lbs, err := tx.LoadBalancers()
 		if err != nil {
 			return err
@@ -167,16 +168,22 @@ func (e *Engine) Current() (plan.Current, error) {
 	return cur, err
 }
 
-// Plan returns what applying desired would do.
-func (e *Engine) Plan(desired spec.Desired) (plan.Plan, error) {
+// Plan returns what applying desired would do; with targets, only to the
+// objects at those addresses.
+func (e *Engine) Plan(desired spec.Desired, targets ...string) (plan.Plan, error) {
 	if ps := desired.Validate(); len(ps) > 0 {
 		return plan.Plan{}, &InvalidError{Problems: ps}
+	}
+	for _, t := range targets {
+		if !strings.HasPrefix(t, "service.") && !strings.HasPrefix(t, "load_balancer.") {
+			return plan.Plan{}, &InvalidError{Problems: []spec.Problem{{Path: "target", Message: fmt.Sprintf("%q is not an address; expected service.NAME or load_balancer.NAME", t)}}}
+		}
 	}
 	cur, err := e.Current()
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.Diff(desired, cur), nil
+	return plan.Diff(desired, cur).Target(targets), nil
 }
 
 // service returns the runtime view of a service, creating it if needed.

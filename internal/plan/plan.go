@@ -68,6 +68,7 @@ func (a *Action) UnmarshalText(b []byte) error {
 // Current is what the server has recorded, as the diff needs it.
 type Current struct {
 	Serial        uint64
+	Lineage       string
 	LoadBalancers []spec.LoadBalancer
 	Services      []CurrentService
 }
@@ -82,10 +83,29 @@ type CurrentService struct {
 
 // Plan is the set of changes an apply would make.
 type Plan struct {
-	// Serial is the state serial the plan was made against; an apply of
-	// the plan refuses to run when the state has moved on.
-	Serial  uint64   `json:"serial"`
+	// Serial and Lineage are the state's the plan was made against; an
+	// apply of the plan refuses to run when the state has moved on, or
+	// is another state.
+	Serial  uint64 `json:"serial"`
+	Lineage string `json:"lineage"`
+	// Targets, when set, are the only addresses the plan changes.
+	Targets []string `json:"targets,omitempty"`
 	Changes []Change `json:"changes"`
+}
+
+// Target keeps only the changes to the objects at addrs ("service.web",
+// "load_balancer.public"), as Terraform's -target does.
+func (p Plan) Target(addrs []string) Plan {
+	if len(addrs) == 0 {
+		return p
+	}
+	out := Plan{Serial: p.Serial, Lineage: p.Lineage, Targets: addrs}
+	for _, c := range p.Changes {
+		if slices.Contains(addrs, c.Address()) {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return out
 }
 
 // Change is what happens to one load balancer or service.
@@ -148,7 +168,7 @@ func (p Plan) Change(typ, name string) (Change, bool) {
 // Diff returns the plan that takes cur to desired. Load balancers come
 // first, then services, each sorted by name.
 func Diff(desired spec.Desired, cur Current) Plan {
-	p := Plan{Serial: cur.Serial}
+	p := Plan{Serial: cur.Serial, Lineage: cur.Lineage}
 	p.Changes = append(p.Changes, diffLoadBalancers(desired.LoadBalancers, cur.LoadBalancers)...)
 	p.Changes = append(p.Changes, diffServices(desired.Services, cur.Services)...)
 	return p

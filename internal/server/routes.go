@@ -199,7 +199,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, err := s.engine.Plan(req.Desired)
+	p, err := s.engine.Plan(req.Desired, req.Targets...)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sw := &streamWriter{ResponseWriter: w}
-	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{ExpectSerial: req.ExpectSerial, Actor: actor(r)}, sw.progress)
+	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{
+		ExpectSerial: req.ExpectSerial, ExpectLineage: req.ExpectLineage, Targets: req.Targets, Actor: actor(r),
+	}, sw.progress)
 	if err != nil {
 		return wrapStream(sw, err)
 	}
