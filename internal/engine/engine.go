@@ -160,6 +160,7 @@ func (e *Engine) Current() (plan.Current, error) {
 			cs := plan.CurrentService{Spec: s.Spec, NextRevision: tx.NextRevision(s.Name)}
 			if s.Live != nil {
 				cs.LiveRevision, cs.LiveSlot = s.Live.Revision, s.Live.Slot
+				cs.Running, cs.Drift = e.drift(s.Name)
 			}
 			cur.Services = append(cur.Services, cs)
 		}
@@ -247,4 +248,31 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 	e.bg.Wait()
+}
+
+// drift counts the live instances of a service that run, and says what
+// went wrong with the others: what changed outside teal since it last
+// acted.
+func (e *Engine) drift(name string) (running int, drift []string) {
+	s := e.service(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		return 0, nil
+	}
+	for _, m := range s.live.members {
+		switch {
+		case m.exited():
+			drift = append(drift, fmt.Sprintf("instance %s of revision %d %s", m.inst.ID(), s.live.rev.Number, m.inst.Exit()))
+		case m.target.Health() == proxy.Unhealthy:
+			running++
+			drift = append(drift, fmt.Sprintf("instance %s of revision %d fails its checks (%s); it stays, out of rotation, until they pass", m.inst.ID(), s.live.rev.Number, m.target.LastResult()))
+		default:
+			running++
+		}
+	}
+	if missing := s.live.spec.DesiredCount - len(s.live.members); missing > 0 {
+		drift = append(drift, fmt.Sprintf("%s of revision %d could not be found", count(missing, "instance"), s.live.rev.Number))
+	}
+	return running, drift
 }

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -428,4 +430,52 @@ func TestRevisionHistoryLimit(t *testing.T) {
 	if len(nums) != 2 || nums[0] != 4 || nums[1] != 5 || len(ds) != 5 {
 		t.Errorf("revisions %v and %d deployments kept; want 4, 5 and all 5 deployments", nums, len(ds))
 	}
+}
+
+// An instance killed outside teal is drift: the plan says so, and an
+// apply of the same configuration replaces it.
+func TestDriftIsRepaired(t *testing.T) {
+	h := newHarness(t)
+	d := h.desired(2, runtimetest.Behaviour{Version: "v1"})
+	h.mustApply(d)
+	var victim state.Instance
+	h.store.View(func(tx *state.Tx) error {
+		ins, _ := tx.Instances()
+		victim = ins[0]
+		return nil
+	})
+	var handle struct{ Pid int }
+	if err := json.Unmarshal([]byte(victim.Handle), &handle); err != nil || handle.Pid == 0 {
+		t.Fatalf("handle %q: %v", victim.Handle, err)
+	}
+	syscall.Kill(-handle.Pid, syscall.SIGKILL)
+	waitFor(t, func() bool { running, _ := h.drift(); return running == 1 })
+
+	p, err := h.eng.Plan(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := p.Change("service", "web")
+	if !ok || c.Repair != 1 || len(c.Drift) != 1 || !strings.Contains(c.Drift[0], victim.ID+" of revision 1 killed by signal KILL") {
+		t.Fatalf("plan after a kill outside teal: %+v", c)
+	}
+	r := h.apply(d)
+	if r.Error != "" || r.Deployment == nil || r.Deployment.Kind != state.KindRepair {
+		t.Fatalf("repair: %+v", r)
+	}
+	if running, drift := h.drift(); running != 2 || len(drift) != 0 {
+		t.Errorf("after the repair: %d running, drift %v", running, drift)
+	}
+	if p, _ := h.eng.Plan(d); p.HasChanges() {
+		t.Errorf("a plan after the repair still has changes: %+v", p.Changes)
+	}
+}
+
+// drift asks the engine, through a plan of nothing new, what runs.
+func (h *harness) drift() (int, []string) {
+	cur, err := h.eng.Current()
+	if err != nil || len(cur.Services) == 0 {
+		return 0, nil
+	}
+	return cur.Services[0].Running, cur.Services[0].Drift
 }

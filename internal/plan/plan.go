@@ -79,6 +79,12 @@ type CurrentService struct {
 	LiveRevision int          // 0 when no revision is live
 	LiveSlot     spec.Slot
 	NextRevision int // the number a new revision would get
+	// Running is how many instances of the live revision run; fewer than
+	// desired is drift, which an apply repairs.
+	Running int
+	// Drift says, for people, what changed outside teal: instances that
+	// died, instances failing their checks.
+	Drift []string
 }
 
 // Plan is the set of changes an apply would make.
@@ -122,6 +128,10 @@ type Change struct {
 	Strategy spec.Strategy `json:"strategy,omitempty"`
 	// Traffic says, for people, what the change does to traffic.
 	Traffic []string `json:"traffic"`
+	// Drift lists what changed outside teal; Repair is how many instances
+	// an apply starts to replace those that died.
+	Drift  []string `json:"drift,omitempty"`
+	Repair int      `json:"repair,omitempty"`
 }
 
 // Address names the object as a plan shows it: service.web.
@@ -260,7 +270,13 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 	before, after := flatten(cur.Spec), flatten(s)
 	c.Attrs, c.Unchanged = diffAttrs(before, after)
 	templateChanged := slices.ContainsFunc(c.Attrs, func(a Attr) bool { return a.NewRevision })
-	if len(c.Attrs) == 0 && cur.LiveRevision != 0 {
+	c.Drift = cur.Drift
+	if cur.LiveRevision != 0 && !templateChanged && cur.Spec.DesiredCount == s.DesiredCount && cur.Running < s.DesiredCount {
+		c.Repair = s.DesiredCount - cur.Running
+		c.Traffic = append(c.Traffic, fmt.Sprintf("repairs drift: starts %s of revision %d to replace those no longer running",
+			instances(c.Repair), cur.LiveRevision))
+	}
+	if len(c.Attrs) == 0 && cur.LiveRevision != 0 && c.Repair == 0 {
 		return c, false
 	}
 	old := cur.Spec

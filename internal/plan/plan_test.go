@@ -32,7 +32,7 @@ func lbAt(name, listen string) spec.LoadBalancer {
 }
 
 func live(s spec.Service, rev int) CurrentService {
-	return CurrentService{Spec: s, LiveRevision: rev, LiveSlot: spec.Green, NextRevision: rev + 1}
+	return CurrentService{Spec: s, LiveRevision: rev, LiveSlot: spec.Green, NextRevision: rev + 1, Running: s.DesiredCount}
 }
 
 func TestDiff(t *testing.T) {
@@ -85,6 +85,16 @@ func TestDiff(t *testing.T) {
 			desired:      spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{web("1.0")}},
 			current:      Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{{Spec: web("1.0"), NextRevision: 2}}},
 			wantRevision: 2, wantCounts: [3]int{0, 1, 0},
+		},
+		{
+			name:    "drift",
+			desired: spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{web("1.0")}},
+			current: Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{func() CurrentService {
+				c := live(web("1.0"), 3)
+				c.Running, c.Drift = 1, []string{"instance web-r3-green-ab12 of revision 3 killed by signal KILL"}
+				return c
+			}()}},
+			wantCounts: [3]int{0, 1, 0},
 		},
 		{
 			name:       "destroy_and_move",

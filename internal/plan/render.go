@@ -31,6 +31,9 @@ func Render(w io.Writer, p Plan) {
 			fmt.Fprintf(w, "        # (%d unchanged %s hidden)\n", c.Unchanged, plural(c.Unchanged, "attribute"))
 		}
 		fmt.Fprintln(w, "    }")
+		for _, d := range c.Drift {
+			fmt.Fprintf(w, "    ! drift: %s\n", d)
+		}
 		for _, t := range c.Traffic {
 			fmt.Fprintf(w, "    → %s\n", t)
 		}
@@ -48,6 +51,9 @@ func headline(c Change) string {
 	}
 	if c.Revision != 0 {
 		return fmt.Sprintf("will be updated, deploying revision %d", c.Revision)
+	}
+	if c.Repair > 0 && len(c.Attrs) == 0 {
+		return "has drifted, and will be repaired"
 	}
 	return "will be updated in place"
 }

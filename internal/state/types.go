@@ -68,6 +68,7 @@ const (
 	KindDeploy   DeploymentKind = "deploy"   // a new revision, by the service's strategy
 	KindRollback DeploymentKind = "rollback" // back to an earlier revision
 	KindScale    DeploymentKind = "scale"    // more or fewer instances of the live revision
+	KindRepair   DeploymentKind = "repair"   // instances that died outside a deployment replaced
 	KindDestroy  DeploymentKind = "destroy"  // the service is drained and removed
 )
 
