@@ -50,6 +50,13 @@ type RollbackResult struct {
 	Error      string           `json:"error,omitempty"`
 }
 
+// ImportRequest asks to bring what serves on Addr under teal as Service.
+type ImportRequest struct {
+	Service spec.Service `json:"service"`
+	Addr    string       `json:"addr"`
+	Pid     int          `json:"pid,omitempty"`
+}
+
 // PauseRequest asks to hold a service's new requests; Max 0 means the
 // service's maintenance.max_pause.
 type PauseRequest struct {

@@ -227,6 +227,12 @@ func (c *Client) LastEvents(ctx context.Context, n int, service string) ([]state
 	return evs, c.getJSON(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &evs)
 }
 
+// Import brings what serves on addr under teal as svc.
+func (c *Client) Import(ctx context.Context, req ImportRequest) (state.Deployment, error) {
+	var d state.Deployment
+	return d, c.getJSON(ctx, http.MethodPost, "/v1/import", req, &d)
+}
+
 // State returns what was applied at serial, or now when serial is 0.
 func (c *Client) State(ctx context.Context, serial uint64) (state.Version, error) {
 	var v state.Version

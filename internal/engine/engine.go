@@ -161,6 +161,9 @@ func (e *Engine) Current() (plan.Current, error) {
 			if s.Live != nil {
 				cs.LiveRevision, cs.LiveSlot = s.Live.Revision, s.Live.Slot
 				cs.Running, cs.Drift = e.drift(s.Name)
+				if rev, err := tx.Revision(s.Name, s.Live.Revision); err == nil {
+					cs.LiveImported = rev.Imported
+				}
 			}
 			cur.Services = append(cur.Services, cs)
 		}

@@ -1,11 +1,13 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -478,4 +480,84 @@ func (h *harness) drift() (int, []string) {
 		return 0, nil
 	}
 	return cur.Services[0].Running, cur.Services[0].Drift
+}
+
+// An application that already runs is imported with no downtime, and the
+// next apply replaces it by blue-green.
+func TestImport(t *testing.T) {
+	h := newHarness(t)
+	d := h.desired(1, runtimetest.Behaviour{Version: "v2"})
+	d.Services[0].Deploy.KeepPrevious = 0
+	lbOnly := d
+	lbOnly.Services = nil
+	h.mustApplyAll(lbOnly)
+
+	self, _ := os.Executable()
+	port := freePortOf(t)
+	legacy := exec.Command(self)
+	legacy.Env = append(os.Environ(), "TEAL_TESTAPP=1", "TEAL_TESTAPP_VERSION=legacy", "PORT="+port)
+	if err := legacy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { legacy.Wait(); close(exited) }()
+	t.Cleanup(func() { legacy.Process.Kill() })
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/health")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	dep, err := h.eng.Import(context.Background(), d.Services[0], "127.0.0.1:"+port, 0, "tester", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.Kind != state.KindImport || stepNames(dep) != "adopt,switch" {
+		t.Errorf("import: %+v", dep)
+	}
+	if code, v, _ := h.get(); code != 200 || v != "legacy" {
+		t.Fatalf("right after the import: %d %q", code, v)
+	}
+	if _, err := h.eng.Import(context.Background(), d.Services[0], "127.0.0.1:"+port, 0, "tester", nil); !errors.Is(err, engine.ErrCannotImport) {
+		t.Errorf("a second import: %v", err)
+	}
+	p, _ := h.eng.Plan(d)
+	c, ok := p.Change("service", "web")
+	if !ok || c.Revision != 2 || !strings.Contains(strings.Join(c.Traffic, " "), "revision 1 was imported") {
+		t.Fatalf("plan after the import: %+v", c)
+	}
+	l := h.startLoad(2)
+	h.mustApply(d)
+	l.end()
+	if f := l.failures(); len(f) > 0 {
+		t.Errorf("requests failed while the imported application was replaced: %v", f)
+	}
+	if _, v, _ := h.get(); v != "v2" {
+		t.Errorf("after the apply: %q", v)
+	}
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Error("the imported process was not stopped once replaced")
+	}
+}
+
+func (h *harness) mustApplyAll(d spec.Desired) {
+	h.t.Helper()
+	_, results, err := h.eng.Apply(d, engine.ApplyOptions{Actor: "test"}, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Error != "" {
+			h.t.Fatalf("%s: %s", r.Address, r.Error)
+		}
+	}
+}
+
+func freePortOf(t *testing.T) string {
+	addr := freeAddr(t)
+	return addr[strings.LastIndexByte(addr, ':')+1:]
 }

@@ -79,6 +79,9 @@ type CurrentService struct {
 	LiveRevision int          // 0 when no revision is live
 	LiveSlot     spec.Slot
 	NextRevision int // the number a new revision would get
+	// LiveImported says the live revision was imported: what runs is not
+	// known to match the configuration, so the next apply replaces it.
+	LiveImported bool
 	// Running is how many instances of the live revision run; fewer than
 	// desired is drift, which an apply repairs.
 	Running int
@@ -276,11 +279,14 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 		c.Traffic = append(c.Traffic, fmt.Sprintf("repairs drift: starts %s of revision %d to replace those no longer running",
 			instances(c.Repair), cur.LiveRevision))
 	}
-	if len(c.Attrs) == 0 && cur.LiveRevision != 0 && c.Repair == 0 {
+	if len(c.Attrs) == 0 && cur.LiveRevision != 0 && c.Repair == 0 && !cur.LiveImported {
 		return c, false
 	}
 	old := cur.Spec
-	if templateChanged || cur.LiveRevision == 0 {
+	if cur.LiveImported {
+		c.Traffic = append(c.Traffic, fmt.Sprintf("revision %d was imported: what runs is not known to match the configuration", cur.LiveRevision))
+	}
+	if templateChanged || cur.LiveRevision == 0 || cur.LiveImported {
 		c.Revision = cur.NextRevision
 		c.Strategy = s.Deploy.Strategy
 		slot := cur.LiveSlot.Other()

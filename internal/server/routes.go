@@ -40,6 +40,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/services/{name}/deployment/pause", handler(s.control(s.engine.PauseDeployment)))
 	mux.Handle("POST /v1/services/{name}/deployment/resume", handler(s.control(s.engine.ResumeDeployment)))
 	mux.Handle("GET /v1/events", handler(s.events))
+	mux.Handle("POST /v1/import", handler(s.importService))
 	mux.Handle("GET /v1/state", handler(s.stateVersion))
 	mux.Handle("GET /v1/state/versions", handler(s.stateVersions))
 	mux.Handle("GET /v1/locks", handler(s.locks))
@@ -102,7 +103,7 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
-	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback):
+	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
 	case errors.Is(err, engine.ErrShuttingDown):
 		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}
@@ -371,6 +372,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		evs = []state.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) importService(w http.ResponseWriter, r *http.Request) error {
+	var req api.ImportRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.engine.Import(r.Context(), req.Service, req.Addr, req.Pid, actor(r), nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 

@@ -207,6 +207,11 @@ func (t *Tx) CreateRevision(sp spec.Service) (Revision, error) {
 	return r, t.putJSON(bucketRevisions, childKey(sp.Name, n), r)
 }
 
+// PutRevision records r again: only to mark what CreateRevision made.
+func (t *Tx) PutRevision(r Revision) error {
+	return t.putJSON(bucketRevisions, childKey(r.Service, uint64(r.Number)), r)
+}
+
 // Revision returns revision n of a service, or ErrNotFound.
 func (t *Tx) Revision(service string, n int) (Revision, error) {
 	var r Revision
