@@ -50,6 +50,9 @@ type Config struct {
 	Driver runtime.Driver
 	Switch Switch
 	Log    *slog.Logger
+	// InstancePrefix starts every instance ID, so that instances of two
+	// environments on one server never share one.
+	InstancePrefix string
 }
 
 // Engine runs deployments for every service.
@@ -59,6 +62,7 @@ type Engine struct {
 	sw     Switch
 	log    *slog.Logger
 	now    func() time.Time
+	prefix string // of instance IDs
 
 	ctx    context.Context // cancelled by Shutdown: running deployments roll back
 	cancel context.CancelFunc
@@ -77,6 +81,7 @@ func New(cfg Config) *Engine {
 		driver:   cfg.Driver,
 		sw:       cfg.Switch,
 		log:      cfg.Log,
+		prefix:   cfg.InstancePrefix,
 		now:      time.Now,
 		ctx:      ctx,
 		cancel:   cancel,
