@@ -63,7 +63,7 @@ func (s *Server) adminRoutes() http.Handler {
 // protected by its file mode (0600) instead.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.token != "" {
+		if s.tcp {
 			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
 				writeError(w, &api.Error{Kind: api.KindUnauthorized, Message: "this API needs the token from the server's data directory (--token or TEAL_TOKEN)"})

@@ -41,7 +41,8 @@ type Config struct {
 	DataDir string
 	// API is where the API listens: "unix:///path/teal.sock" (the default,
 	// in DataDir) or "tcp://127.0.0.1:7171", which needs the token in
-	// DataDir/token.
+	// DataDir/token. The token file is made in every case: the dashboard's
+	// actions need it too.
 	API string
 	// Admin, when set, is where /metrics (Prometheus) is served, like
 	// "127.0.0.1:7070".
@@ -74,7 +75,8 @@ type Server struct {
 	admin   *http.Server
 	adminLn net.Listener
 	metrics *prometheus.Registry
-	token   string // required on TCP; empty on the unix socket
+	token   string // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp     bool   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
 	socket  string // path to remove on shutdown
 }
 
@@ -98,6 +100,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
+	if s.token, err = s.loadToken(); err != nil {
+		return nil, err
+	}
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
 		e, err := s.openEnv(name)
@@ -200,11 +205,7 @@ func (s *Server) listenAPI() (net.Listener, error) {
 		s.socket = path
 		return ln, nil
 	case strings.HasPrefix(s.cfg.API, "tcp://"):
-		token, err := s.loadToken()
-		if err != nil {
-			return nil, err
-		}
-		s.token = token
+		s.tcp = true
 		ln, err := net.Listen("tcp", strings.TrimPrefix(s.cfg.API, "tcp://"))
 		if err != nil {
 			return nil, fmt.Errorf("API listener: %w", err)
@@ -215,7 +216,9 @@ func (s *Server) listenAPI() (net.Listener, error) {
 	}
 }
 
-// loadToken reads the API token, creating one on first use.
+// loadToken reads the API token, creating one (mode 0600) on first use.
+// It is made whatever the API listens on, so that the dashboard's actions
+// can be authorised by someone who can read the data directory.
 func (s *Server) loadToken() (string, error) {
 	path := filepath.Join(s.cfg.DataDir, TokenFile)
 	b, err := os.ReadFile(path)

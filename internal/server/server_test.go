@@ -57,6 +57,11 @@ func TestSocketMode(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, StateFile)); st.Mode().Perm() != 0o600 {
 		t.Errorf("state file mode %v, want 0600", st.Mode())
 	}
+	// The token is made on the socket too, for the dashboard's actions;
+	// the socket itself does not ask for it.
+	if st, err := os.Stat(filepath.Join(s.cfg.DataDir, TokenFile)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v, want mode 0600", err)
+	}
 	c, err := api.NewClient(s.APIAddr(), "", "test")
 	if err != nil {
 		t.Fatal(err)
