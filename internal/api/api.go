@@ -7,6 +7,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/plan"
@@ -103,6 +104,25 @@ type Error struct {
 	Kind     string         `json:"kind"`
 	Message  string         `json:"message"`
 	Problems []spec.Problem `json:"problems,omitempty"`
+}
+
+// HTTPStatus returns the status code an error of e's kind is answered
+// with; 500 for a kind it does not know.
+func (e *Error) HTTPStatus() int {
+	switch e.Kind {
+	case KindInvalid:
+		return http.StatusBadRequest
+	case KindNotFound:
+		return http.StatusNotFound
+	case KindBusy, KindStale, KindConflict:
+		return http.StatusConflict
+	case KindShuttingDown:
+		return http.StatusServiceUnavailable
+	case KindUnauthorized:
+		return http.StatusUnauthorized
+	default:
+		return http.StatusInternalServerError
+	}
 }
 
 func (e *Error) Error() string {

@@ -130,24 +130,9 @@ func apiError(err error) *api.Error {
 	}
 }
 
-var statusOf = map[string]int{
-	api.KindInvalid:      http.StatusBadRequest,
-	api.KindNotFound:     http.StatusNotFound,
-	api.KindBusy:         http.StatusConflict,
-	api.KindStale:        http.StatusConflict,
-	api.KindConflict:     http.StatusConflict,
-	api.KindShuttingDown: http.StatusServiceUnavailable,
-	api.KindUnauthorized: http.StatusUnauthorized,
-	api.KindFailed:       http.StatusInternalServerError,
-}
-
 func writeError(w http.ResponseWriter, err error) {
 	e := apiError(err)
-	code, ok := statusOf[e.Kind]
-	if !ok {
-		code = http.StatusInternalServerError
-	}
-	writeJSON(w, code, map[string]*api.Error{"error": e})
+	writeJSON(w, e.HTTPStatus(), map[string]*api.Error{"error": e})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
