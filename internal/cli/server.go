@@ -13,7 +13,7 @@ func runServer(e *env, args []string) error {
 	fs := newFlagSet(e, "server", "[flags]")
 	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
-	admin := fs.String("admin", "", "where to serve /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
+	admin := fs.String("admin", "", "where to serve the dashboard (at /) and /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
 	var webhooks multiFlag
 	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
 	eventsKept := fs.Int("events-kept", state.DefaultEventsKept, "how many events each environment keeps")
@@ -35,7 +35,7 @@ func runServer(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
 	if a := srv.AdminAddr(); a != "" {
-		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", a)
+		fmt.Fprintf(e.stdout, "dashboard on http://%s/ (its buttons need the token in %s); metrics on http://%s/metrics\n", a, srv.TokenFile(), a)
 	}
 	<-e.ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping: finishing requests in flight, then stopping every instance")

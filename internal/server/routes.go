@@ -49,13 +49,14 @@ func (s *Server) routes() http.Handler {
 }
 
 // adminRoutes lists what the admin listener serves: metrics for
-// Prometheus. It holds no secret and changes nothing.
+// Prometheus, and the dashboard. Reading them needs nothing; the
+// dashboard's actions need the token.
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "teal admin listener: /metrics")
-	})
+	// GET / (the page), GET /dashboard/static/FILE, GET /dashboard/events
+	// (server-sent events), POST /dashboard/services/NAME/ACTION?env=ENV.
+	mux.Handle("/", s.dash)
 	return mux
 }
 

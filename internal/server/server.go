@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/teal-deploy/teal/internal/dashboard"
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
@@ -44,8 +45,10 @@ type Config struct {
 	// DataDir/token. The token file is made in every case: the dashboard's
 	// actions need it too.
 	API string
-	// Admin, when set, is where /metrics (Prometheus) is served, like
-	// "127.0.0.1:7070".
+	// Admin, when set, is where the dashboard (at /) and /metrics
+	// (Prometheus) are served, like "127.0.0.1:7070". Both can be read by
+	// anyone who reaches the address; the dashboard's actions need the
+	// token.
 	Admin string
 	// AccessLog receives the JSON access log of load balancers that ask
 	// for one; nil discards it.
@@ -74,6 +77,7 @@ type Server struct {
 	apiLn   net.Listener
 	admin   *http.Server
 	adminLn net.Listener
+	dash    *dashboard.Dashboard
 	metrics *prometheus.Registry
 	token   string // from DataDir/token: for the dashboard's actions, and for the API on TCP
 	tcp     bool   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
@@ -138,13 +142,16 @@ func (s *Server) APIAddr() string {
 	return "http://" + s.apiLn.Addr().String()
 }
 
-// AdminAddr returns where /metrics is served, or "".
+// AdminAddr returns where the dashboard and /metrics are served, or "".
 func (s *Server) AdminAddr() string {
 	if s.adminLn == nil {
 		return ""
 	}
 	return s.adminLn.Addr().String()
 }
+
+// TokenFile returns the path of the file that holds the token.
+func (s *Server) TokenFile() string { return filepath.Join(s.cfg.DataDir, TokenFile) }
 
 // Start takes over what the state records (listeners, instances) and
 // starts serving the API.
@@ -174,6 +181,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		s.adminLn = aln
+		s.dash = dashboard.New(dashboardBackend{s}, s.token, s.log)
 		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -220,7 +228,7 @@ func (s *Server) listenAPI() (net.Listener, error) {
 // It is made whatever the API listens on, so that the dashboard's actions
 // can be authorised by someone who can read the data directory.
 func (s *Server) loadToken() (string, error) {
-	path := filepath.Join(s.cfg.DataDir, TokenFile)
+	path := s.TokenFile()
 	b, err := os.ReadFile(path)
 	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
 		return strings.TrimSpace(string(b)), nil
@@ -249,6 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	if s.admin != nil {
 		s.admin.Close()
+		s.dash.Close()
 	}
 	s.closeAll(ctx)
 }
