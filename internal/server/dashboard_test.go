@@ -21,7 +21,7 @@ import (
 // deployWeb applies service web, one instance of the test binary, behind
 // a load balancer of its own, in environment env; it returns the load
 // balancer's address.
-func deployWeb(t *testing.T, s *Server, env string) string {
+func deployWeb(t testing.TB, s *Server, env string) string {
 	t.Helper()
 	self, _ := os.Executable()
 	lb := spec.NewLoadBalancer("public")
@@ -145,4 +145,29 @@ func TestDashboardSnapshot(t *testing.T) {
 		}
 	}
 	t.Fatalf("no snapshot showed the 20 requests: %v", sc.Err())
+}
+
+// What one look of the dashboard costs (it looks every 250 ms while a page
+// is open): two environments, one service each, with their events.
+func BenchmarkDashboardSnapshot(b *testing.B) {
+	s, err := New(Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	deployWeb(b, s, "")
+	deployWeb(b, s, "qa")
+	b.ReportAllocs()
+	for b.Loop() {
+		snap, err := dashboardBackend{s}.Snapshot(30)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

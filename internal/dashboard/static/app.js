@@ -140,6 +140,8 @@
     if (slots.length === 0) return el("p", "empty", "No revision runs.");
     const head = el("tr", "");
     for (const h of ["", "slot", "revision", "version", "weight", "instances", "req/s", "errors"]) head.append(el("th", "", h));
+    head.lastChild.title = "share of the requests of the last 5 s answered 5xx or not at all";
+    head.lastChild.previousSibling.title = "requests per second over the last 5 s, as the load balancer counted them";
     const body = el("tbody");
     for (const s of slots) {
       const tr = el("tr", "slot role-" + s.role);
