@@ -118,19 +118,7 @@ func TestFullGolden(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("Load: %s", diags.Error())
 	}
-	abs, _ := filepath.Abs(dir)
-	gotJSON, _ := json.MarshalIndent(got, "", "  ")
-	wantJSON, err := os.ReadFile(filepath.Join(dir, "want.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		os.WriteFile(filepath.Join(dir, "want.json"), append([]byte(strings.ReplaceAll(string(gotJSON), abs, "$DIR")), '\n'), 0o644)
-		return
-	}
-	if want := strings.ReplaceAll(strings.TrimSpace(string(wantJSON)), "$DIR", abs); string(gotJSON) != want {
-		t.Errorf("decoded:\n%s\nwant:\n%s", gotJSON, want)
-	}
+	golden(t, dir, got)
 }
 
 func TestVariables(t *testing.T) {

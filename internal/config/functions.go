@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
@@ -51,7 +53,7 @@ func functions() map[string]function.Function {
 		"signum":   stdlib.SignumFunc,
 
 		// Collections.
-		"coalesce":     stdlib.CoalesceFunc,
+		"coalesce":     coalesceFunc,
 		"coalescelist": stdlib.CoalesceListFunc,
 		"compact":      stdlib.CompactFunc,
 		"concat":       stdlib.ConcatFunc,
@@ -105,21 +107,54 @@ var sensitiveFunc = function.New(&function.Spec{
 // collection, or of characters of a string (cty's own length takes only
 // collections).
 var lengthFunc = function.New(&function.Spec{
-	Description: "Returns the number of elements in a list, set or map, or of characters in a string.",
+	Description: "Returns the number of elements in a list, set, map or object, or of characters in a string.",
 	Params: []function.Parameter{{
 		Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true, AllowMarked: true,
 	}},
 	Type: func(args []cty.Value) (cty.Type, error) {
-		if args[0].Type() == cty.String {
-			return stdlib.StrlenFunc.ReturnTypeForValues(args)
+		if ty := args[0].Type(); ty == cty.String || ty.IsObjectType() {
+			return cty.Number, nil
 		}
 		return stdlib.LengthFunc.ReturnTypeForValues(args)
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		if args[0].Type() == cty.String {
+		switch ty := args[0].Type(); {
+		case ty == cty.String:
 			return stdlib.StrlenFunc.Call(args)
+		case ty.IsObjectType():
+			_, marks := args[0].Unmark()
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))).WithMarks(marks), nil
 		}
 		return stdlib.LengthFunc.Call(args)
+	},
+})
+
+// coalesceFunc is Terraform's coalesce: the first argument that is
+// neither null nor an empty string (cty's skips only nulls).
+var coalesceFunc = function.New(&function.Spec{
+	Description: "Returns the first argument that is neither null nor an empty string.",
+	VarParam: &function.Parameter{
+		Name: "vals", Type: cty.DynamicPseudoType, AllowUnknown: true, AllowDynamicType: true, AllowNull: true,
+	},
+	Type: func(args []cty.Value) (cty.Type, error) { return stdlib.CoalesceFunc.ReturnTypeForValues(args) },
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		for _, a := range args {
+			if !a.IsKnown() {
+				return cty.UnknownVal(retType), nil
+			}
+			if a.IsNull() {
+				continue
+			}
+			v, err := convert.Convert(a, retType)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			if v.Type() == cty.String && v.AsString() == "" {
+				continue
+			}
+			return v, nil
+		}
+		return cty.NilVal, errors.New("every argument is null or an empty string")
 	},
 })
 

@@ -56,7 +56,7 @@ type variable struct {
 	defRange    hcl.Range
 	validations []validation
 	decl        hcl.Range
-	bad         bool // its declaration has an error already reported
+	bad         bool // its declaration, or a value given for it, has an error already reported
 
 	value  cty.Value // set from outside (root module only); cty.NilVal until then
 	source hcl.Range // where value came from
@@ -267,6 +267,7 @@ func (v *variable) assignRaw(raw string, where hcl.Range) hcl.Diagnostics {
 func (v *variable) set(val cty.Value, where hcl.Range) hcl.Diagnostics {
 	conv, diags := v.convert(val, where)
 	if diags.HasErrors() {
+		v.bad = true // it was given, wrongly: not "required"
 		return diags
 	}
 	if conv.IsNull() && !v.nullable {
