@@ -48,6 +48,7 @@ func LoadConfig(dir string, in Vars) (Config, Diagnostics) {
 		base:   &hcl.EvalContext{Functions: functions()},
 		where:  map[*hcl.Diagnostic][]string{},
 		ranges: map[string]hcl.Range{},
+		failed: map[string]bool{},
 		owner:  map[string]*module{},
 		lbs:    map[string]declared{},
 		svcs:   map[string]declared{},
@@ -71,6 +72,7 @@ type decoder struct {
 	where  map[*hcl.Diagnostic][]string // the module instances a diagnostic is about
 
 	ranges    map[string]hcl.Range // spec path -> where it is written
+	failed    map[string]bool      // spec paths whose values have errors, or depend on one
 	owner     map[string]*module   // "service.NAME", "load_balancer.NAME" -> the instance that declares it
 	lbs, svcs map[string]declared  // by final name
 	sensitive sensitivity
@@ -205,8 +207,9 @@ func Files(dir string) ([]string, error) {
 
 // problems turns what spec.Validate found into diagnostics at the place
 // each path is written, or at the nearest enclosing block when it was left
-// to its default. A problem where decoding already reported one is left
-// out: it is the same mistake seen twice.
+// to its default. A problem where decoding already reported one, or with
+// an attribute whose value could not be worked out, is left out: it is the
+// same mistake seen twice.
 func (d *decoder) problems(ps []spec.Problem, reported hcl.Diagnostics) hcl.Diagnostics {
 	seen := map[hcl.Range]bool{}
 	for _, diag := range reported {
@@ -217,7 +220,7 @@ func (d *decoder) problems(ps []spec.Problem, reported hcl.Diagnostics) hcl.Diag
 	var diags hcl.Diagnostics
 	for _, p := range ps {
 		r := d.rangeOf(p.Path)
-		if seen[r] {
+		if seen[r] || d.failed[p.Path] {
 			continue
 		}
 		msg := p.Message

@@ -262,13 +262,14 @@ func (d *decoder) resolve(m *module, r ref, at hcl.Range) cty.Value {
 		o := m.outputs[r.name]
 		v = d.expression(m, o.value)
 		if o.sensitive {
-			v = v.Mark(sensitiveMark)
+			v = conceal(v)
 		}
 	}
 	d.stack = d.stack[:len(d.stack)-1]
 	m.done[r] = v
-	if r.kind == "var" {
-		d.validate(m, m.vars.byName[r.name], v)
+	if r.kind == "var" && !d.validate(m, m.vars.byName[r.name], v) {
+		v = cty.DynamicVal // what depends on it would only repeat the error
+		m.done[r] = v
 	}
 	return v
 }
@@ -318,7 +319,7 @@ func (d *decoder) variableValue(m *module, v *variable) cty.Value {
 		return cty.DynamicVal // required and not given: reported already
 	}
 	if v.sensitive {
-		val = val.Mark(sensitiveMark)
+		val = conceal(val)
 	}
 	return val
 }
@@ -336,11 +337,13 @@ func (v *variable) sourceIn(m *module) hcl.Range {
 }
 
 // validate checks val, the value of v in m, against v's validation
-// blocks. A failing condition is an error where the value comes from.
-func (d *decoder) validate(m *module, v *variable, val cty.Value) {
+// blocks, and reports whether it passed. A failing condition is an error
+// where the value comes from.
+func (d *decoder) validate(m *module, v *variable, val cty.Value) bool {
 	if !val.IsWhollyKnown() {
-		return
+		return true
 	}
+	valid := true
 	for _, rule := range v.validations {
 		cond := d.expression(m, rule.condition)
 		if !cond.IsKnown() {
@@ -360,7 +363,9 @@ func (d *decoder) validate(m *module, v *variable, val cty.Value) {
 		msg := d.errorMessage(m, rule.message)
 		d.report(m, v.hide(hcl.Diagnostics{errorAt(v.sourceIn(m), "Invalid value for variable",
 			"%s This was checked by the validation rule at %s.", msg, rule.decl)})...)
+		valid = false
 	}
+	return valid
 }
 
 func (d *decoder) errorMessage(m *module, expr hcl.Expression) string {

@@ -99,7 +99,7 @@ var sensitiveFunc = function.New(&function.Spec{
 	}},
 	Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		return args[0].Mark(sensitiveMark), nil
+		return conceal(args[0]), nil
 	},
 })
 

@@ -17,6 +17,28 @@ type mark string
 // through operators, templates, conditionals and function calls.
 const sensitiveMark mark = "sensitive"
 
+// conceal marks val sensitive, for a sensitive variable or output or the
+// sensitive function. The values inside a map, object or list are marked
+// one by one, so that a map of secrets merged into env keeps each entry's
+// path ("….env.DB_PASSWORD") and the names stay visible, as names of
+// environment variables are in a plan; anything else is marked whole.
+func conceal(val cty.Value) cty.Value {
+	if !val.IsWhollyKnown() || val.IsNull() || val.Type().IsPrimitiveType() {
+		return val.Mark(sensitiveMark)
+	}
+	plain, marks := val.UnmarkDeepWithPaths()
+	out, err := cty.Transform(plain, func(_ cty.Path, v cty.Value) (cty.Value, error) {
+		if v.IsNull() || v.Type().IsPrimitiveType() {
+			return v.Mark(sensitiveMark), nil
+		}
+		return v, nil
+	})
+	if err != nil {
+		return val.Mark(sensitiveMark)
+	}
+	return out.MarkWithPaths(marks)
+}
+
 // hidden stands in for a sensitive value in messages.
 const hidden = "(sensitive value)"
 

@@ -22,6 +22,7 @@ func (d *decoder) value(path string, attr *hcl.Attribute) (val cty.Value, secret
 	val, diags := d.eval(d.mod, attr.Expr)
 	d.add(diags...)
 	if diags.HasErrors() || !val.IsWhollyKnown() {
+		d.failed[path] = true
 		return cty.NilVal, false, false
 	}
 	if val.ContainsMarked() {
