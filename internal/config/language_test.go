@@ -324,7 +324,7 @@ service "api" {
 	}
 	want := []string{
 		"load_balancer.public.tls[0].key",
-		"service.api.process.env",
+		"service.api.process.env.A",
 		"service.web.deploy.before_switch",
 		"service.web.process.command",
 		"service.web.process.env.DB_PASSWORD",
@@ -439,5 +439,25 @@ output "name" {
 	}
 	if len(cfg.Outputs) != 1 || cfg.Outputs[0].String() != `["web-cart!", "web-pay!"]` {
 		t.Errorf("outputs: %+v", cfg.Outputs)
+	}
+}
+
+// The examples the README points at stay valid, and prod's secret stays
+// out of sight.
+func TestExamples(t *testing.T) {
+	for _, dir := range []string{"../../examples/demo", "../../examples/webapp/qa", "../../examples/webapp/prod"} {
+		cfg, diags := LoadConfig(dir, Vars{Env: []string{"TEAL_VAR_reporting_db_password=hunter2"}})
+		if diags.HasErrors() {
+			t.Errorf("%s: %s", dir, diags.Error())
+			continue
+		}
+		if strings.HasSuffix(dir, "prod") {
+			if got := strings.Join(cfg.Desired.Sensitive, " "); got != "service.reporting.process.env.DB_PASSWORD" {
+				t.Errorf("%s: sensitive %q", dir, got)
+			}
+			if len(cfg.Outputs) != 1 || strings.Contains(cfg.Outputs[0].String(), "hunter2") {
+				t.Errorf("%s: outputs %v", dir, cfg.Outputs)
+			}
+		}
 	}
 }
