@@ -114,6 +114,9 @@ var layouts = []struct {
 
 // The configurations the benchmarks load are valid, and the same.
 func TestLoad1000Services(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 2,000 services")
+	}
 	var first []byte
 	for _, l := range layouts {
 		dir := t.TempDir()

@@ -129,8 +129,8 @@ func (d *decoder) load(dir string, in Vars) (Config, hcl.Diagnostics) {
 	c.Outputs = d.outputs()
 	c.Desired.Sensitive = d.sensitive.sorted()
 
-	diags := d.dedupe(append(d.syntax, d.diags...))
-	diags = append(diags, d.problems(c.Desired.Validate(), diags)...)
+	diags := append(d.syntax, d.diags...)
+	diags = d.dedupe(append(diags, d.problems(c.Desired.Validate(), diags)...))
 	sortDiagnostics(diags)
 	return c, diags
 }
@@ -140,13 +140,13 @@ func (d *decoder) load(dir string, in Vars) (Config, hcl.Diagnostics) {
 // every validation runs.
 func (d *decoder) resolveAll(m *module) {
 	for _, name := range m.vars.names() {
-		d.resolve(m, ref{"var", name}, m.vars.byName[name].decl)
+		d.resolve(m, m, ref{"var", name}, m.vars.byName[name].decl)
 	}
 	for _, name := range keys(m.locals) {
-		d.resolve(m, ref{"local", name}, m.locals[name].Range)
+		d.resolve(m, m, ref{"local", name}, m.locals[name].Range)
 	}
 	for _, name := range keys(m.outputs) {
-		d.resolve(m, ref{"output", name}, m.outputs[name].decl)
+		d.resolve(m, m, ref{"output", name}, m.outputs[name].decl)
 	}
 }
 

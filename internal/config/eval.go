@@ -139,7 +139,7 @@ func (d *decoder) refer(m *module, tr hcl.Traversal, s *scope) hcl.Diagnostics {
 			return hcl.Diagnostics{errorAt(at, "Reference to undeclared variable",
 				"No variable named %q is declared.%s", name, didYouMean(name, m.vars.names()))}
 		}
-		v = d.resolve(m, ref{"var", name}, at)
+		v = d.resolve(m, m, ref{"var", name}, at)
 		put(&s.vars, name, v)
 	case "local":
 		name, ok := step(tr, 1)
@@ -150,7 +150,7 @@ func (d *decoder) refer(m *module, tr hcl.Traversal, s *scope) hcl.Diagnostics {
 			return hcl.Diagnostics{errorAt(at, "Reference to undeclared local value",
 				"No local value named %q is declared.%s", name, didYouMean(name, keys(m.locals)))}
 		}
-		v = d.resolve(m, ref{"local", name}, at)
+		v = d.resolve(m, m, ref{"local", name}, at)
 		put(&s.locals, name, v)
 	case "module":
 		return d.referModule(m, tr, s)
@@ -207,7 +207,7 @@ func (d *decoder) referModule(m *module, tr hcl.Traversal, s *scope) hcl.Diagnos
 		wanted = []string{out}
 	}
 	for _, out := range wanted {
-		v := d.resolve(child, ref{"output", out}, at)
+		v := d.resolve(m, child, ref{"output", out}, at)
 		outs[out] = v
 		s.sensitive = s.sensitive || v.ContainsMarked()
 	}
@@ -233,8 +233,9 @@ func keys[V any](m map[string]V) []string {
 }
 
 // resolve returns the value r names in module m, working it out the first
-// time. at is where it is referred to, for a cycle's error.
-func (d *decoder) resolve(m *module, r ref, at hcl.Range) cty.Value {
+// time. at is where it is referred to, in module from, for a cycle's
+// error.
+func (d *decoder) resolve(from, m *module, r ref, at hcl.Range) cty.Value {
 	if v, ok := m.done[r]; ok {
 		return v
 	}
@@ -245,7 +246,7 @@ func (d *decoder) resolve(m *module, r ref, at hcl.Range) cty.Value {
 			for _, h := range d.stack[i:] {
 				loop = append(loop, h.String())
 			}
-			d.report(nil, errorAt(at, "Cycle in references",
+			d.report(from, errorAt(at, "Cycle in references",
 				"These values refer to each other in a loop, so none of them can be worked out: %s → %s.",
 				strings.Join(loop, " → "), f))
 			return cty.DynamicVal

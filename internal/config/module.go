@@ -146,18 +146,9 @@ func (d *decoder) call(m *module, b *hcl.Block) {
 			"A module block needs source, the directory of the module, like source = \"./modules/webapp\"."))
 		return
 	}
-	source, ok := d.source(m, src)
+	dir, abs, ok := d.moduleDir(m, name, src)
 	if !ok {
 		return
-	}
-	dir, abs := filepath.Join(m.dir, source), filepath.Join(m.abs, source)
-	for a := m; a != nil; a = a.parent {
-		if a.abs == abs {
-			d.report(m, errorAt(src.Expr.Range(), "Module cycle",
-				"%s calls %s, which is already being read: %s. A module cannot call itself, directly or through other modules.",
-				moduleRef(m, name), dir, chain(m, dir)))
-			return
-		}
 	}
 	child := &module{
 		addr:   strings.TrimPrefix(m.addr+".module."+name, "."),
@@ -173,6 +164,29 @@ func (d *decoder) call(m *module, b *hcl.Block) {
 			child.inputs[k] = a
 		}
 	}
+	m.byCall[name] = child
+	m.children = append(m.children, child)
+	d.read(child)
+	d.checkInputs(m, child)
+}
+
+// moduleDir returns the directory that module block name of m calls, as
+// given and absolute, once it is known to hold configuration files and
+// not to be one of the modules calling it.
+func (d *decoder) moduleDir(m *module, name string, src *hcl.Attribute) (string, string, bool) {
+	source, ok := d.source(m, src)
+	if !ok {
+		return "", "", false
+	}
+	dir, abs := filepath.Join(m.dir, source), filepath.Join(m.abs, source)
+	for a := m; a != nil; a = a.parent {
+		if a.abs == abs {
+			d.report(m, errorAt(src.Expr.Range(), "Module cycle",
+				"%s calls %s, which is already being read: %s. A module cannot call itself, directly or through other modules.",
+				moduleRef(m, name), dir, chain(m, dir)))
+			return "", "", false
+		}
+	}
 	if paths, err := Files(dir); err != nil || len(paths) == 0 {
 		why := fmt.Sprintf("no *%s file in %s", Extension, dir)
 		if err != nil {
@@ -180,12 +194,9 @@ func (d *decoder) call(m *module, b *hcl.Block) {
 		}
 		d.report(m, errorAt(src.Expr.Range(), "Cannot read module",
 			"%s: %s; source is a directory relative to %s.", moduleRef(m, name), why, m.dirName()))
-		return
+		return "", "", false
 	}
-	m.byCall[name] = child
-	m.children = append(m.children, child)
-	d.read(child)
-	d.checkInputs(m, child)
+	return dir, abs, true
 }
 
 // source reads a module block's source: a literal path that starts with
