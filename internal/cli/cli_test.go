@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
@@ -107,7 +108,10 @@ func TestNoServer(t *testing.T) {
 
 // plan, apply (with and without approval), status and history against a
 // real server, in this process, running the test binary as instances.
-func TestAgainstServer(t *testing.T) {
+// testServer starts a real server in this process and writes a
+// configuration of one service whose instances are the test binary.
+func testServer(t *testing.T) (srv *server.Server, env map[string]string, listen, dir string) {
+	t.Helper()
 	srv, err := server.New(server.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -116,12 +120,12 @@ func TestAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
+	env = map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
 	self, _ := os.Executable()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	listen := ln.Addr().String()
+	listen = ln.Addr().String()
 	ln.Close()
-	dir := writeConfig(t, fmt.Sprintf(`
+	dir = writeConfig(t, fmt.Sprintf(`
 variable "version" { default = "1.0" }
 load_balancer "public" { listen = %q }
 service "web" {
@@ -136,6 +140,11 @@ service "web" {
   }
 }
 `, listen, self))
+	return srv, env, listen, dir
+}
+
+func TestAgainstServer(t *testing.T) {
+	srv, env, listen, dir := testServer(t)
 
 	out, _, code := teal(t, env, "", "plan", "-detailed-exitcode", dir)
 	if code != ExitUsage || !strings.Contains(out, "Plan: 2 to add, 0 to change, 0 to destroy.") {
@@ -214,5 +223,190 @@ service "web" {
 	}
 	if !who {
 		t.Errorf("no event names who applied: %+v", evs)
+	}
+}
+
+// A saved plan is carried out exactly, and refused once the state has
+// moved on or when it was made against another state.
+func TestSavedPlan(t *testing.T) {
+	_, env, listen, dir := testServer(t)
+	planFile := filepath.Join(t.TempDir(), "v1.plan")
+	out, _, code := teal(t, env, "", "plan", "-out", planFile, dir)
+	if code != ExitOK || !strings.Contains(out, "Saved the plan to "+planFile) {
+		t.Fatalf("plan -out: exit %d\n%s", code, out)
+	}
+	if st, _ := os.Stat(planFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600: it holds sensitive values", st.Mode())
+	}
+	stale := filepath.Join(t.TempDir(), "stale.plan")
+	teal(t, env, "", "plan", "-out", stale, "-var", "version=9", dir)
+
+	out, _, code = teal(t, env, "", "apply", planFile)
+	if code != ExitOK || !strings.Contains(out, "revision 1 is live in blue") || strings.Contains(out, "Enter a value") {
+		t.Fatalf("apply PLANFILE: exit %d\n%s", code, out)
+	}
+	resp, err := http.Get("http://" + listen + "/")
+	if err != nil || resp.Header.Get("X-Version") != "1.0" {
+		t.Fatalf("after apply of the saved plan: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, stderr, code := teal(t, env, "", "apply", stale)
+	if code != ExitFailure || !strings.Contains(stderr, "the state has changed since the plan was made") {
+		t.Errorf("apply of a stale plan: exit %d\n%s", code, stderr)
+	}
+
+	// Another server: another lineage.
+	_, other, _, _ := testServer(t)
+	again := filepath.Join(t.TempDir(), "again.plan")
+	teal(t, env, "", "plan", "-out", again, "-var", "version=2", dir)
+	_, stderr, code = teal(t, other, "", "apply", again)
+	if code != ExitFailure || !strings.Contains(stderr, "the plan was made against another state") {
+		t.Errorf("apply on another state: exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(again, []byte(`{"hello": 1}`), 0o600)
+	if _, stderr, code := teal(t, env, "", "apply", again); code != ExitUsage || !strings.Contains(stderr, "not a teal plan file") {
+		t.Errorf("apply of a file that is not a plan: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestTarget(t *testing.T) {
+	_, env, _, dir := testServer(t)
+	out, _, code := teal(t, env, "", "plan", "-target", "load_balancer.public", dir)
+	if code != ExitOK || !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy.") || !strings.Contains(out, "-target") {
+		t.Errorf("targeted plan: exit %d\n%s", code, out)
+	}
+	out, _, code = teal(t, env, "", "apply", "-auto-approve", "-target", "load_balancer.public", dir)
+	if code != ExitOK {
+		t.Fatalf("targeted apply: exit %d\n%s", code, out)
+	}
+	out, _, _ = teal(t, env, "", "plan", dir)
+	if !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy.") || !strings.Contains(out, `+ service "web"`) {
+		t.Errorf("after a targeted apply, the service is still to add:\n%s", out)
+	}
+	if _, stderr, code := teal(t, env, "", "plan", "-target", "web", dir); code != ExitFailure || !strings.Contains(stderr, `"web" is not an address`) {
+		t.Errorf("a malformed target: exit %d\n%s", code, stderr)
+	}
+}
+
+// One configuration, applied as QA and as prod on one server: each has
+// its own state, variables and load balancers, and both come back after
+// a restart.
+func TestEnvironments(t *testing.T) {
+	data := t.TempDir()
+	srv, err := server.New(server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
+	self, _ := os.Executable()
+	dir := writeConfig(t, fmt.Sprintf(`
+variable "version" {}
+variable "listen" {}
+load_balancer "public" { listen = var.listen }
+service "web" {
+  version = var.version
+  process {
+    command = [%q]
+    env     = { TEAL_TESTAPP = "1", TEAL_TESTAPP_VERSION = var.version }
+  }
+  route {}
+  health_check { interval = "50ms" }
+}
+`, self))
+	addrs := map[string]string{}
+	for _, name := range []string{"qa", "prod"} {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addrs[name] = ln.Addr().String()
+		ln.Close()
+		vars := filepath.Join(t.TempDir(), name+".tealvars")
+		os.WriteFile(vars, fmt.Appendf(nil, "version = %q\nlisten = %q\n", name+"-1", addrs[name]), 0o644)
+		if out, _, code := teal(t, env, "", "apply", "-auto-approve", "-env", name, "-var-file", vars, dir); code != ExitOK {
+			t.Fatalf("apply -env %s: exit %d\n%s", name, code, out)
+		}
+	}
+	check := func(when string) {
+		for name, addr := range addrs {
+			resp, err := http.Get("http://" + addr + "/")
+			if err != nil || resp.Header.Get("X-Version") != name+"-1" {
+				t.Errorf("%s: %s answered %v %v", when, name, resp, err)
+				continue
+			}
+			resp.Body.Close()
+		}
+	}
+	check("after both applies")
+	if out, _, code := teal(t, map[string]string{"TEAL_ADDR": srv.APIAddr(), "TEAL_ENV": "qa"}, "", "status"); code != ExitOK || !strings.Contains(out, "qa-1") || strings.Contains(out, "prod-1") {
+		t.Errorf("status in qa: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := teal(t, env, "", "status", "-env", "staging"); code != ExitFailure || !strings.Contains(stderr, `environment "staging": no such environment`) {
+		t.Errorf("status of an environment that was never applied: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "status", "-env", "Prod!"); code != ExitFailure || !strings.Contains(stderr, "is not an environment name") {
+		t.Errorf("a bad environment name: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "env", "qa", "state.db")); err != nil {
+		t.Errorf("qa's own state: %v", err)
+	}
+	srv.Shutdown(context.Background())
+
+	srv, err = server.New(server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for _, addr := range addrs {
+		for {
+			resp, err := http.Get("http://" + addr + "/")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never served after the restart", addr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	check("after a restart")
+}
+
+// apply -json prints progress and the result as JSON lines.
+func TestApplyJSON(t *testing.T) {
+	_, env, _, dir := testServer(t)
+	if _, stderr, code := teal(t, env, "", "apply", "-json", dir); code != ExitUsage || !strings.Contains(stderr, "needs -auto-approve") {
+		t.Errorf("apply -json without -auto-approve: exit %d %s", code, stderr)
+	}
+	out, _, code := teal(t, env, "", "apply", "-json", "-auto-approve", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last map[string]any
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %q", i, l)
+		}
+		last = m
+	}
+	if results, _ := last["results"].([]any); len(results) != 2 || len(lines) < 5 {
+		t.Errorf("%d lines, last %v", len(lines), last)
+	}
+	// status -w follows until its context ends: a second of it, here.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var buf, errBuf bytes.Buffer
+	getenv := func(k string) string { return env[k] }
+	if code := Run(ctx, []string{"status", "-w", "-json"}, strings.NewReader(""), &buf, &errBuf, getenv, os.Environ); code != ExitOK || strings.Count(buf.String(), `"name":"web"`) != 1 {
+		t.Errorf("status -w: exit %d, %q %s; want one snapshot (nothing changed)", code, buf.String(), errBuf.String())
 	}
 }

@@ -42,6 +42,7 @@ func (e *Engine) openJournal(d state.Deployment, actor string, rep Reporter, als
 	}
 	j.d = d
 	j.report("", state.Running, describe(d))
+	e.told(d, "started", "")
 	return j, nil
 }
 
@@ -51,6 +52,10 @@ func describe(d state.Deployment) string {
 		return fmt.Sprintf("rollback from revision %d to revision %d", d.FromRevision, d.ToRevision)
 	case d.Kind == state.KindScale:
 		return fmt.Sprintf("scale revision %d", d.ToRevision)
+	case d.Kind == state.KindRepair:
+		return fmt.Sprintf("repair revision %d: replace instances that died", d.ToRevision)
+	case d.Kind == state.KindImport:
+		return fmt.Sprintf("import: what runs becomes revision %d, routed in %s", d.ToRevision, d.Slot)
 	case d.Kind == state.KindDestroy:
 		return fmt.Sprintf("destroy: drain and stop revision %d", d.FromRevision)
 	case d.FromRevision == 0:
@@ -91,6 +96,7 @@ func (j *journal) finish(status state.Status, reason string, also func(*state.Tx
 	}
 	err := j.write("deployment."+string(status), msg, also)
 	j.report("", status, msg)
+	j.e.told(j.d, string(status), reason)
 	return err
 }
 

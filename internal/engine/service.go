@@ -28,6 +28,7 @@ type service struct {
 	live      *group
 	previous  *group   // warm, for an instant rollback
 	candidate *group   // during a deployment
+	candShare int      // the candidate's share of requests, in percent, while a canary shifts
 	ctl       *control // an operator's say in the deployment in flight
 	warmTimer *time.Timer
 }
@@ -134,14 +135,22 @@ func instanceID(service string, rev int, slot spec.Slot) string {
 // startMember starts one instance of g's revision and its health checks.
 func (e *Engine) startMember(ctx context.Context, service string, g *group, hc spec.HealthCheck, wake func()) (*member, error) {
 	rs := runtime.InstanceSpec{
-		ID:       instanceID(service, g.rev.Number, g.slot),
+		ID:       e.prefix + instanceID(service, g.rev.Number, g.slot),
 		Service:  service,
 		Revision: g.rev.Number,
 		Slot:     g.slot,
 		Process:  g.spec.Process,
 	}
+	// The record comes first, without a handle: a server killed while the
+	// instance starts must still find it (the driver can, by its ID) and
+	// not leave it running unknown.
+	intent := state.Instance{ID: rs.ID, Service: service, Revision: rs.Revision, Slot: rs.Slot, StartedAt: e.now()}
+	if err := e.store.Update(func(tx *state.Tx) error { return tx.PutInstance(intent) }); err != nil {
+		return nil, fmt.Errorf("record instance %s: %w", rs.ID, err)
+	}
 	inst, err := e.driver.Start(ctx, rs)
 	if err != nil {
+		e.forget(rs.ID)
 		return nil, err
 	}
 	err = e.store.Update(func(tx *state.Tx) error {

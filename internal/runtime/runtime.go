@@ -20,9 +20,18 @@ type Driver interface {
 	Start(ctx context.Context, s InstanceSpec) (Instance, error)
 	// Adopt finds an instance that a previous server started, from the
 	// handle it returned, so that a server that was killed takes over what
-	// still runs. It fails with ErrGone when the instance is no longer
-	// running.
+	// still runs. With no handle (the server died while it started the
+	// instance) it finds it by s.ID. It fails with ErrGone when the
+	// instance is no longer running.
 	Adopt(ctx context.Context, s InstanceSpec, handle string) (Instance, error)
+}
+
+// Importer is a driver that can take over an instance it did not start:
+// `teal import` brings an application that already runs under teal.
+type Importer interface {
+	// Import takes over the instance serving on addr; pid names the
+	// process when the driver cannot find it from addr.
+	Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error)
 }
 
 // ErrGone is returned by Adopt for an instance that no longer runs.

@@ -16,15 +16,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
-	"github.com/teal-deploy/teal/internal/runtime/process"
-	"github.com/teal-deploy/teal/internal/state"
 )
 
 // Files in the data directory.
@@ -49,6 +49,12 @@ type Config struct {
 	// AccessLog receives the JSON access log of load balancers that ask
 	// for one; nil discards it.
 	AccessLog io.Writer
+	// Webhooks are told of every deployment as it starts, switches,
+	// succeeds, fails and is rolled back.
+	Webhooks []string
+	// EventsKept is how many events each environment keeps (0: the
+	// default, 50,000).
+	EventsKept int
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
@@ -59,9 +65,10 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *state.Store
 	proxy   *proxy.Proxy
-	engine  *engine.Engine
+	notify  *notify.Notifier
+	envMu   sync.Mutex
+	envs    map[string]*environment // by name; "" is the default
 	api     *http.Server
 	apiLn   net.Listener
 	admin   *http.Server
@@ -90,33 +97,30 @@ func New(cfg Config) (*Server, error) {
 	if cfg.API == "" {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
-	store, err := state.Open(filepath.Join(dir, StateFile))
-	if errors.Is(err, state.ErrLocked) {
-		return nil, fmt.Errorf("another teal server is using %s (its state file is locked)", dir)
+	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
+	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
+	for _, name := range s.existingEnvs() {
+		e, err := s.openEnv(name)
+		if err != nil {
+			for _, o := range s.envs {
+				o.store.Close()
+			}
+			return nil, err
+		}
+		s.envs[name] = e
 	}
-	if err != nil {
-		return nil, err
-	}
-	var eng *engine.Engine
-	px := proxy.New(proxy.Options{
-		Log:       cfg.Log,
-		AccessLog: cfg.AccessLog,
-		OnPassive: func(t *proxy.Target, reason string) { eng.TargetFailed(t, reason) },
-	})
-	eng = engine.New(engine.Config{
-		Store:  store,
-		Driver: &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
-		Switch: px,
-		Log:    cfg.Log,
-	})
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(px.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Server{cfg: cfg, log: cfg.Log, store: store, proxy: px, engine: eng, metrics: registry}, nil
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(s.proxy.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
 }
 
-// Engine returns the server's engine, for `teal up`, which applies in
-// the same process.
-func (s *Server) Engine() *engine.Engine { return s.engine }
+// Engine returns the default environment's engine, for `teal up`, which
+// applies in the same process.
+func (s *Server) Engine() *engine.Engine {
+	s.envMu.Lock()
+	defer s.envMu.Unlock()
+	return s.envs[""].engine
+}
 
 // Proxy returns the server's load balancer.
 func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
@@ -140,9 +144,11 @@ func (s *Server) AdminAddr() string {
 // Start takes over what the state records (listeners, instances) and
 // starts serving the API.
 func (s *Server) Start(ctx context.Context) error {
-	if err := s.engine.Recover(ctx); err != nil {
-		s.closeAll(ctx)
-		return err
+	for _, name := range s.existingEnvs() {
+		if err := s.envs[name].engine.Recover(ctx); err != nil {
+			s.closeAll(ctx)
+			return fmt.Errorf("environment %s: %w", orDefault(name), err)
+		}
 	}
 	ln, err := s.listenAPI()
 	if err != nil {
@@ -248,15 +254,15 @@ func (s *Server) closeAll(ctx context.Context) {
 	lbCtx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	s.proxy.Shutdown(lbCtx)
 	cancel()
-	s.engine.Shutdown(ctx)
+	s.shutdownEnvs(ctx)
+	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	s.notify.Close(nctx) // what is queued goes out first, for a while
+	cancel()
 	if s.api != nil {
 		s.api.Close()
 	}
 	if s.socket != "" {
 		os.Remove(s.socket)
-	}
-	if err := s.store.Close(); err != nil {
-		s.log.Error("close state", "err", err)
 	}
 	s.log.Info("teal server stopped")
 }

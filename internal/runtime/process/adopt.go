@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/runtime"
@@ -17,10 +19,13 @@ type handle struct {
 	Addr    string    `json:"addr"`
 	Log     string    `json:"log"`
 	Started time.Time `json:"started"`
+	// Foreign marks a process teal imported rather than started: it is
+	// signalled alone, not with its process group, which is not teal's.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
 func (i *instance) Handle() string {
-	b, _ := json.Marshal(handle{Pid: i.pid, Start: i.startTicks, Addr: i.addr, Log: i.logPath, Started: i.started})
+	b, _ := json.Marshal(handle{Pid: i.pid, Start: i.startTicks, Addr: i.addr, Log: i.logPath, Started: i.started, Foreign: i.foreign})
 	return string(b)
 }
 
@@ -28,6 +33,9 @@ func (i *instance) Handle() string {
 // noticed at once, but its exit status cannot be known: it is not a child
 // of this process.
 func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (runtime.Instance, error) {
+	if h == "" {
+		return d.adoptByID(ctx, s)
+	}
 	var hd handle
 	if err := json.Unmarshal([]byte(h), &hd); err != nil || hd.Pid <= 0 {
 		return nil, fmt.Errorf("instance %s: unreadable handle %q", s.ID, h)
@@ -42,6 +50,7 @@ func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (r
 		startTicks: hd.Start,
 		logPath:    hd.Log,
 		started:    hd.Started,
+		foreign:    hd.Foreign,
 		done:       make(chan struct{}),
 	}
 	go func() {
@@ -57,4 +66,40 @@ func pollExit(pid int, start string) {
 	for isRunning(pid, start) {
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+var _ runtime.Importer = (*Driver)(nil)
+
+// Import takes over a process that teal did not start, which serves on
+// addr: the one with pid, or, when pid is 0, the one listening on addr.
+// It is signalled alone (not its process group, which is not teal's),
+// and its output is not teal's to read.
+func (d *Driver) Import(ctx context.Context, s runtime.InstanceSpec, addr string, pid int) (runtime.Instance, error) {
+	if pid == 0 {
+		var err error
+		if pid, err = listenerPID(addr); err != nil {
+			return nil, fmt.Errorf("instance %s: %w", s.ID, err)
+		}
+	}
+	start := startTime(pid)
+	if !isRunning(pid, start) {
+		return nil, fmt.Errorf("instance %s: no running process %d", s.ID, pid)
+	}
+	h, _ := json.Marshal(handle{Pid: pid, Start: start, Addr: addr, Started: time.Now(), Foreign: true})
+	return d.Adopt(ctx, s, string(h))
+}
+
+// adoptByID finds an instance whose handle was never recorded by the
+// TEAL_INSTANCE its environment holds: the group leader with it is the
+// instance.
+func (d *Driver) adoptByID(ctx context.Context, s runtime.InstanceSpec) (runtime.Instance, error) {
+	pid, port := findByInstance(s.ID)
+	if pid == 0 {
+		return nil, fmt.Errorf("instance %s: %w", s.ID, runtime.ErrGone)
+	}
+	h, _ := json.Marshal(handle{
+		Pid: pid, Start: startTime(pid), Addr: net.JoinHostPort("127.0.0.1", port),
+		Log: filepath.Join(d.LogDir, s.Service, s.ID+".log"), Started: time.Now(),
+	})
+	return d.Adopt(ctx, s, string(h))
 }
