@@ -128,6 +128,10 @@ func (d *decoder) load(dir string, in Vars) (Config, hcl.Diagnostics) {
 	d.root.walk(d.resolveAll)
 	c.Outputs = d.outputs()
 	c.Desired.Sensitive = d.sensitive.sorted()
+	for i := range c.Desired.Services {
+		s := &c.Desired.Services[i]
+		s.Sensitive = below(c.Desired.Sensitive, "service."+s.Name+".")
+	}
 
 	diags := append(d.syntax, d.diags...)
 	diags = d.dedupe(append(diags, d.problems(c.Desired.Validate(), diags)...))
@@ -176,6 +180,17 @@ func (d *decoder) dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 		}
 		first[k] = diag
 		out = append(out, diag)
+	}
+	return out
+}
+
+// below returns the paths that start with prefix, without it.
+func below(paths []string, prefix string) []string {
+	var out []string
+	for _, p := range paths {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			out = append(out, rest)
+		}
 	}
 	return out
 }

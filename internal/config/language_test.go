@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/teal-deploy/teal/internal/plan"
 )
 
 // writeDir writes files (path -> source) under a new temporary directory
@@ -335,6 +337,14 @@ service "api" {
 	if d.Services[0].Process.Env["DB_PASSWORD"] != "hunter2" {
 		t.Error("the value itself must still reach the desired state")
 	}
+	// Each service carries its own, which is what plans and the API redact by.
+	web, _ := d.Service("web")
+	if got := strings.Join(web.Sensitive, " "); got != "deploy.before_switch process.command process.env.DB_PASSWORD" {
+		t.Errorf("web's Sensitive: %q", got)
+	}
+	if r := web.Redacted(); r.Process.Env["DB_PASSWORD"] != "(sensitive value)" || r.Process.Env["PLAIN"] != "x" {
+		t.Errorf("web redacted: %v", r.Process.Env)
+	}
 }
 
 func TestReport(t *testing.T) {
@@ -457,6 +467,11 @@ func TestExamples(t *testing.T) {
 			}
 			if len(cfg.Outputs) != 1 || strings.Contains(cfg.Outputs[0].String(), "hunter2") {
 				t.Errorf("%s: outputs %v", dir, cfg.Outputs)
+			}
+			var b strings.Builder
+			plan.Render(&b, plan.Diff(cfg.Desired, plan.Current{}))
+			if strings.Contains(b.String(), "hunter2") || !strings.Contains(b.String(), "(sensitive value)") {
+				t.Errorf("%s: the plan shows the secret, or does not say it is hidden:\n%s", dir, b.String())
 			}
 		}
 	}

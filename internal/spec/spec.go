@@ -18,11 +18,12 @@ import (
 type Desired struct {
 	LoadBalancers []LoadBalancer `json:"load_balancers"`
 	Services      []Service      `json:"services"`
-	// Sensitive lists, sorted, the paths of attributes whose values come
-	// from a sensitive variable or output, in the syntax Problem.Path uses:
-	// "service.web.process.env.DB_PASSWORD", "service.web.process.command".
-	// A path covers everything below it. Plans, logs and the API must show
-	// these values as "(sensitive value)", never as they are.
+	// Sensitive lists, sorted, the paths of every attribute whose value
+	// comes from a sensitive variable or output, in the syntax Problem.Path
+	// uses: "service.web.process.env.DB_PASSWORD",
+	// "load_balancer.public.tls[0].key". A path covers everything below
+	// it. Each service's own are also in its Service.Sensitive, relative
+	// to it, which is what plans, logs and the API redact by.
 	Sensitive []string `json:"sensitive,omitempty"`
 }
 
