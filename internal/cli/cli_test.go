@@ -532,3 +532,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"10MiB": 10 << 20, "500KB": 500_000, "1048576": 1 << 20, "2GiB": 2 << 30, "64B": 64} {
+		var s sizeFlag
+		if err := s.Set(in); err != nil || int64(s) != want {
+			t.Errorf("%s: %d, %v; want %d", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"", "5XB", "-1MiB", "0", "MiB"} {
+		var s sizeFlag
+		if err := s.Set(in); err == nil {
+			t.Errorf("%q was taken as %d bytes", in, s)
+		}
+	}
+}
