@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -32,6 +33,27 @@ type Importer interface {
 	// Import takes over the instance serving on addr; pid names the
 	// process when the driver cannot find it from addr.
 	Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error)
+}
+
+// LogReader is a driver that keeps what its instances write, also after
+// they stop, so that `teal logs` can show why a candidate failed.
+type LogReader interface {
+	// Logs returns what instance id of service wrote, or ErrNoLogs. With
+	// opts.Follow the reader goes on with what it writes until ctx is done.
+	Logs(ctx context.Context, service, id string, opts LogOptions) (io.ReadCloser, error)
+	// Logged lists the instances of service whose output is kept, the
+	// most recently written last.
+	Logged(service string) []string
+}
+
+// ErrNoLogs is returned by Logs for an instance whose output is not kept.
+var ErrNoLogs = errors.New("no output kept for this instance")
+
+// LogOptions chooses which of an instance's output Logs returns.
+type LogOptions struct {
+	Since  time.Time // only what was written since, when not zero
+	Tail   int       // only the last Tail lines, when positive
+	Follow bool      // keep reading what is written
 }
 
 // ErrGone is returned by Adopt for an instance that no longer runs.

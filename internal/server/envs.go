@@ -98,9 +98,12 @@ func (s *Server) openEnv(name string) (*environment, error) {
 	if name != "" {
 		prefix = name + "-"
 	}
+	driver := &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ(),
+		LogMaxSize: s.cfg.Logs.MaxSize, LogFiles: s.cfg.Logs.Files, LogRetention: s.cfg.Logs.Retention}
+	go driver.Maintain(s.bg)
 	return &environment{name: name, store: store, engine: engine.New(engine.Config{
 		Store:          store,
-		Driver:         &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
+		Driver:         driver,
 		Switch:         envSwitch{p: s.proxy, env: name},
 		Log:            s.log.With("env", orDefault(name)),
 		InstancePrefix: prefix,

@@ -59,10 +59,21 @@ type Config struct {
 	// EventsKept is how many events each environment keeps (0: the
 	// default, 50,000).
 	EventsKept int
+	// Logs bounds the instances' logs: rotation size, copies kept, and how
+	// long the logs of stopped instances stay. Zero values mean the
+	// process driver's defaults.
+	Logs LogLimits
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
 	Log             *slog.Logger
+}
+
+// LogLimits bounds the logs of instances.
+type LogLimits struct {
+	MaxSize   int64 // bytes; a log is rotated past it
+	Files     int   // rotated copies kept
+	Retention time.Duration
 }
 
 // Server is a running teal server.
@@ -79,9 +90,11 @@ type Server struct {
 	adminLn net.Listener
 	dash    *dashboard.Dashboard
 	metrics *prometheus.Registry
-	token   string // from DataDir/token: for the dashboard's actions, and for the API on TCP
-	tcp     bool   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
-	socket  string // path to remove on shutdown
+	token   string          // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp     bool            // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
+	socket  string          // path to remove on shutdown
+	bg      context.Context // the server's own work: rotating logs
+	stopBg  context.CancelFunc
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -107,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 	if s.token, err = s.loadToken(); err != nil {
 		return nil, err
 	}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
 		e, err := s.openEnv(name)
@@ -114,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 			for _, o := range s.envs {
 				o.store.Close()
 			}
+			s.stopBg()
 			return nil, err
 		}
 		s.envs[name] = e
@@ -267,6 +282,7 @@ func (s *Server) closeAll(ctx context.Context) {
 	s.proxy.Shutdown(lbCtx)
 	cancel()
 	s.shutdownEnvs(ctx)
+	s.stopBg()
 	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	s.notify.Close(nctx) // what is queued goes out first, for a while
 	cancel()

@@ -28,6 +28,7 @@ const (
 	EnvUnhealthy  = "TEAL_TESTAPP_UNHEALTHY"   // "1": GET /health answers 503
 	EnvVersion    = "TEAL_TESTAPP_VERSION"     // sent back in X-Version
 	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
+	EnvLog        = "TEAL_TESTAPP_LOG"         // "1": print each request but health checks
 )
 
 // Behaviour scripts one instance of the test program.
@@ -39,6 +40,7 @@ type Behaviour struct {
 	Unhealthy  bool   // fail every health check
 	Version    string // answer with this version
 	Fail       bool   // answer 500 to everything but the health check
+	Log        bool   // print each request but health checks
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -62,6 +64,9 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.Fail {
 		env[EnvFail] = "1"
+	}
+	if b.Log {
+		env[EnvLog] = "1"
 	}
 	return env
 }
@@ -96,6 +101,9 @@ func runApp() int {
 		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
 			time.Sleep(d)
+		}
+		if r.URL.Path != "/health" && os.Getenv(EnvLog) == "1" {
+			fmt.Printf("%s %s\n", r.Method, r.URL.RequestURI())
 		}
 		w.Header().Set("X-Version", os.Getenv(EnvVersion))
 		w.Header().Set("X-Instance", os.Getenv("TEAL_INSTANCE"))
