@@ -431,6 +431,7 @@ service "web" {
   }
   route {}
   health_check {
+    path     = "/health"
     interval = "50ms"
   }
   deploy {
@@ -505,7 +506,7 @@ service "web" {
 		t.Fatalf("apply of a crashing 3.0 succeeded\n%s", out)
 	}
 	_, stderr, code = teal(t, env, "", "logs", "web", "--instance", "nope")
-	m := regexp.MustCompile(`latest last: .*(web-r3-blue-\S+)$`).FindStringSubmatch(strings.TrimSpace(stderr))
+	m := regexp.MustCompile(`stopped, the latest last: .*(web-r3-blue-\S+)$`).FindStringSubmatch(strings.TrimSpace(stderr))
 	if code != ExitFailure || m == nil {
 		t.Fatalf("logs of an unknown instance: exit %d\n%s", code, stderr)
 	}

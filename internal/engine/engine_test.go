@@ -556,3 +556,51 @@ func TestGateSurvivesRestart(t *testing.T) {
 		t.Error("pausing an unknown service succeeded")
 	}
 }
+
+// A live instance that crashes is replaced by a repair deployment, and
+// the service serves throughout from the other.
+func TestCrashedInstanceIsReplaced(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(2, runtimetest.Behaviour{Version: "v1"}))
+	live := h.status().Live
+	victim := live.Instances[0]
+	resp, err := http.Get("http://" + victim.Addr + "/crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var now map[string]bool
+	waitFor(t, func() bool {
+		st := h.status().Live
+		now = map[string]bool{}
+		for _, in := range st.Instances {
+			if in.Health == "healthy" && in.Exit == "" {
+				now[in.ID] = true
+			}
+		}
+		return len(now) == 2 && !now[victim.ID]
+	})
+	if code, _, _ := h.get(); code != 200 {
+		t.Errorf("after the replacement: %d", code)
+	}
+	revs, ds, err := h.eng.History("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ds[len(ds)-1]
+	if len(revs) != 1 || last.Kind != state.KindRepair || last.Status != state.Succeeded {
+		t.Errorf("the replacement's deployment: %+v", last)
+	}
+	evs, _ := h.eng.LastEvents(50, "web")
+	var saw []string
+	for _, ev := range evs {
+		if ev.Type == "instance.exited" || ev.Type == "instance.restarting" {
+			saw = append(saw, ev.Type+": "+ev.Message)
+		}
+	}
+	if len(saw) != 2 || !strings.Contains(saw[0], victim.ID+" (revision 1, blue) exited with status 3") ||
+		!strings.Contains(saw[1], "replacing 1 instance of revision 1 in blue that exited on its own (1 crash in a row)") {
+		t.Errorf("events: %q", saw)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,52 +123,67 @@ func (e *Engine) followLogs(ctx context.Context, lr runtime.LogReader, service s
 // logSources returns the instances whose output a request chooses.
 func (e *Engine) logSources(lr runtime.LogReader, service string, req LogRequest) ([]string, error) {
 	logged := lr.Logged(service)
-	if req.Instance != "" {
-		for _, id := range logged {
-			if id == req.Instance {
-				return []string{id}, nil
-			}
-		}
-		return nil, fmt.Errorf("instance %q of %s: %w; %s", req.Instance, service, state.ErrNotFound, knownLogs(logged))
-	}
 	e.mu.Lock()
 	s := e.services[service]
 	e.mu.Unlock()
-	var ids []string
+	var serving, all []string // serving: live and candidate; all: and warm
 	if s != nil {
 		s.mu.Lock()
 		for _, g := range []*group{s.live, s.candidate, s.previous} {
-			if g == nil || (req.Slot == "" && g == s.previous) || (req.Slot != "" && g.slot != req.Slot) {
+			if g == nil {
 				continue
 			}
 			for _, m := range g.members {
-				ids = append(ids, m.inst.ID())
+				all = append(all, m.inst.ID())
+				if req.Slot == "" && g != s.previous || req.Slot != "" && g.slot == req.Slot {
+					serving = append(serving, m.inst.ID())
+				}
 			}
 		}
 		s.mu.Unlock()
 	}
-	if len(ids) > 0 {
-		return ids, nil
+	if req.Instance != "" {
+		if slices.Contains(logged, req.Instance) {
+			return []string{req.Instance}, nil
+		}
+		return nil, fmt.Errorf("instance %q of %s: %w; %s", req.Instance, service, state.ErrNotFound, knownLogs(logged, all))
+	}
+	if len(serving) > 0 {
+		return serving, nil
 	}
 	switch {
 	case s == nil && len(logged) == 0:
 		return nil, fmt.Errorf("service %q: %w", service, state.ErrNotFound)
 	case req.Slot != "":
-		return nil, fmt.Errorf("service %s runs nothing in %s: %w; %s", service, req.Slot, state.ErrNotFound, knownLogs(logged))
+		return nil, fmt.Errorf("service %s runs nothing in %s: %w; %s", service, req.Slot, state.ErrNotFound, knownLogs(logged, all))
 	default:
-		return nil, fmt.Errorf("service %s runs no instances: %w; %s", service, state.ErrNotFound, knownLogs(logged))
+		return nil, fmt.Errorf("service %s runs no instances: %w; %s", service, state.ErrNotFound, knownLogs(logged, all))
 	}
 }
 
-// knownLogs says which instances' output can be asked for by name.
-func knownLogs(logged []string) string {
-	if len(logged) == 0 {
+// knownLogs says which instances' output can be asked for by name: those
+// that run, then those that stopped, the latest to stop last.
+func knownLogs(logged, running []string) string {
+	var stopped []string
+	for _, id := range logged {
+		if !slices.Contains(running, id) {
+			stopped = append(stopped, id)
+		}
+	}
+	if len(stopped) > 10 {
+		stopped = stopped[len(stopped)-10:]
+	}
+	var parts []string
+	if len(running) > 0 {
+		parts = append(parts, "running: "+strings.Join(running, ", "))
+	}
+	if len(stopped) > 0 {
+		parts = append(parts, "stopped, the latest last: "+strings.Join(stopped, ", "))
+	}
+	if len(parts) == 0 {
 		return "no instance's output is kept"
 	}
-	if len(logged) > 10 {
-		logged = logged[len(logged)-10:]
-	}
-	return "the output of these is kept, the latest last: " + strings.Join(logged, ", ")
+	return "the output of these is kept: " + strings.Join(parts, "; ")
 }
 
 // eachLine calls fn with each line of r, without its newline; lines longer

@@ -31,6 +31,7 @@ type service struct {
 	candShare int      // the candidate's share of requests, in percent, while a canary shifts
 	ctl       *control // an operator's say in the deployment in flight
 	warmTimer *time.Timer
+	restarts  restarts // of crashed live instances
 }
 
 // lock takes the service for an operation, or says who has it.
@@ -192,6 +193,7 @@ func (e *Engine) watch(service string, g *group, inst runtime.Instance, hc spec.
 			e.log.Warn("instance exited", "service", service, "instance", inst.ID(), "exit", ex.String())
 			e.event(state.Event{Service: service, Type: "instance.exited", Message: msg})
 			e.forget(inst.ID())
+			e.crashed(e.service(service), g, inst.ID())
 		}
 		m.wake()
 	}()

@@ -95,6 +95,12 @@ func runApp() int {
 			echoWebSocket(w, r)
 			return
 		}
+		if r.URL.Path == "/crash" { // a crash on demand, once answered
+			fmt.Println("crashing on request")
+			w.WriteHeader(http.StatusAccepted)
+			go func() { time.Sleep(10 * time.Millisecond); os.Exit(3) }()
+			return
+		}
 		if r.URL.Path == "/health" && os.Getenv(EnvUnhealthy) == "1" {
 			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
 			return
