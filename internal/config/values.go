@@ -129,6 +129,39 @@ func (d *decoder) duration(path string, attr *hcl.Attribute) (spec.Duration, boo
 	return dur, true
 }
 
+// number reads any number, like cpus = 0.5.
+func (d *decoder) number(path string, attr *hcl.Attribute) (float64, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	n, err := convert.Convert(val, cty.Number)
+	if err != nil {
+		d.typeError(attr, "a number, like 0.5", val)
+		return 0, false
+	}
+	f, _ := n.AsBigFloat().Float64()
+	return f, true
+}
+
+// byteSize reads a size with a unit, like "512MiB".
+func (d *decoder) byteSize(path string, attr *hcl.Attribute) (spec.ByteSize, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	if val.Type() != cty.String {
+		d.typeError(attr, `a size with a unit, like "512MiB" or "1GiB"`, val)
+		return 0, false
+	}
+	b, err := spec.ParseByteSize(val.AsString())
+	if err != nil {
+		d.add(errorAt(attr.Expr.Range(), "Invalid "+attr.Name, "%s.", err))
+		return 0, false
+	}
+	return b, true
+}
+
 func (d *decoder) stringList(path string, attr *hcl.Attribute) ([]string, bool) {
 	val, ok := d.value(path, attr)
 	if !ok {

@@ -207,7 +207,7 @@ func (e *Engine) restore(ctx context.Context, svc state.Service, revs map[slotKe
 // until their checks say otherwise.
 func (e *Engine) regroup(svc state.Service, rev state.Revision, k slotKey, adopted map[slotKey][]runtime.Instance) *group {
 	applied := svc.Spec
-	applied.Version, applied.Process = rev.Spec.Version, rev.Spec.Process
+	applied = applied.WithTemplate(rev.Spec.Template())
 	g := &group{rev: rev, spec: applied, slot: k.slot}
 	for _, inst := range adopted[k] {
 		g.members = append(g.members, e.watch(svc.Name, g, inst, svc.Spec.HealthCheck, true, func() {}))
