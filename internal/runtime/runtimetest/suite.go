@@ -23,6 +23,10 @@ type Harness struct {
 	Spec func(id string, b Behaviour) runtime.InstanceSpec
 	// Broken returns a spec the driver cannot start.
 	Broken func(id string) runtime.InstanceSpec
+	// OutOfMemory returns a spec of the test program that allocates more
+	// memory than its limit allows; nil for a driver that sets no memory
+	// limit (the process driver).
+	OutOfMemory func(id string) runtime.InstanceSpec
 }
 
 // Run runs the conformance suite against h.
@@ -36,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ParallelInstancesGetTheirOwnAddress", func(t *testing.T) { testParallel(t, h) })
 	t.Run("AdoptTakesOverARunningInstance", func(t *testing.T) { testAdopt(t, h) })
 	t.Run("AdoptNoticesExit", func(t *testing.T) { testAdoptExit(t, h) })
+	t.Run("OutOfMemoryIsReported", func(t *testing.T) { testOutOfMemory(t, h) })
 }
 
 func start(t *testing.T, h Harness, id string, b Behaviour) runtime.Instance {
@@ -241,5 +246,24 @@ func testAdoptExit(t *testing.T, h Harness) {
 	waitDone(t, in, 10*time.Second)
 	if ex := in.Exit(); ex.Stopped {
 		t.Errorf("Exit() = %+v, want an exit teal did not ask for", ex)
+	}
+}
+
+func testOutOfMemory(t *testing.T, h Harness) {
+	if h.OutOfMemory == nil {
+		t.Skip("the driver sets no memory limit")
+	}
+	in, err := h.Driver.Start(context.Background(), h.OutOfMemory("oom-1"))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = in.Stop(context.Background(), time.Second) })
+	waitDone(t, in, 20*time.Second)
+	ex := in.Exit()
+	if !ex.OOMKilled || ex.Stopped {
+		t.Errorf("Exit() = %+v, want killed for memory, not stopped", ex)
+	}
+	if !strings.Contains(ex.String(), "out of memory") {
+		t.Errorf("Exit().String() = %q, want it to say out of memory", ex)
 	}
 }

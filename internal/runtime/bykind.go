@@ -1,0 +1,67 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ByKind is a Driver that runs each instance on the driver its spec
+// names: a Process on Process, a Container on Container. It is how one
+// server runs process services and container services side by side.
+type ByKind struct {
+	Process   Driver
+	Container Driver // nil when the server has no container engine
+}
+
+var (
+	_ Driver  = (*ByKind)(nil)
+	_ Sweeper = (*ByKind)(nil)
+)
+
+func (d *ByKind) pick(s InstanceSpec) (Driver, error) {
+	switch {
+	case s.Process != nil && d.Process != nil:
+		return d.Process, nil
+	case s.Container != nil && d.Container != nil:
+		return d.Container, nil
+	case s.Container != nil:
+		return nil, fmt.Errorf("instance %s runs as a container, but this server has no container engine", s.ID)
+	case s.Process != nil:
+		return nil, fmt.Errorf("instance %s runs as a process, but this server has no process driver", s.ID)
+	default:
+		return nil, fmt.Errorf("instance %s: its spec names neither a process nor a container", s.ID)
+	}
+}
+
+// Start starts s on the driver its spec names.
+func (d *ByKind) Start(ctx context.Context, s InstanceSpec) (Instance, error) {
+	drv, err := d.pick(s)
+	if err != nil {
+		return nil, err
+	}
+	return drv.Start(ctx, s)
+}
+
+// Adopt adopts s on the driver its spec names.
+func (d *ByKind) Adopt(ctx context.Context, s InstanceSpec, handle string) (Instance, error) {
+	drv, err := d.pick(s)
+	if err != nil {
+		return nil, err
+	}
+	return drv.Adopt(ctx, s, handle)
+}
+
+// Sweep sweeps on every driver that can.
+func (d *ByKind) Sweep(ctx context.Context, keep func(id string) bool) ([]string, error) {
+	var swept []string
+	var errs []error
+	for _, drv := range []Driver{d.Process, d.Container} {
+		if sw, ok := drv.(Sweeper); ok {
+			ids, err := sw.Sweep(ctx, keep)
+			swept = append(swept, ids...)
+			errs = append(errs, err)
+		}
+	}
+	return swept, errors.Join(errs...)
+}

@@ -1,0 +1,38 @@
+package runtime_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teal-deploy/teal/internal/runtime"
+	"github.com/teal-deploy/teal/internal/runtime/process"
+	"github.com/teal-deploy/teal/internal/spec"
+)
+
+// ByKind runs each spec on the driver it names, and says plainly when
+// the server has no such driver.
+func TestByKind(t *testing.T) {
+	d := &runtime.ByKind{Process: &process.Driver{LogDir: t.TempDir()}}
+	in, err := d.Start(context.Background(), runtime.InstanceSpec{
+		ID: "p-1", Service: "test", Revision: 1, Slot: spec.Blue,
+		Process: &spec.Process{Command: []string{"sleep", "30"}, Dir: t.TempDir()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Stop(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Start(context.Background(), runtime.InstanceSpec{ID: "c-1", Container: &spec.Container{Image: "x:1"}})
+	if err == nil || !strings.Contains(err.Error(), "instance c-1 runs as a container, but this server has no container engine") {
+		t.Errorf("container spec without a container driver: %v", err)
+	}
+	if _, err := d.Adopt(context.Background(), runtime.InstanceSpec{ID: "n-1"}, "{}"); err == nil || !strings.Contains(err.Error(), "neither a process nor a container") {
+		t.Errorf("spec with no driver: %v", err)
+	}
+	if swept, err := d.Sweep(context.Background(), func(string) bool { return true }); err != nil || len(swept) != 0 {
+		t.Errorf("Sweep with no sweeper: %v %v", swept, err)
+	}
+}

@@ -1,0 +1,181 @@
+package container_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/teal-deploy/teal/internal/runtime"
+	"github.com/teal-deploy/teal/internal/runtime/container"
+	"github.com/teal-deploy/teal/internal/runtime/container/containertest"
+	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
+	"github.com/teal-deploy/teal/internal/spec"
+)
+
+func start(t *testing.T, d *container.Driver, s runtime.InstanceSpec) runtime.Instance {
+	t.Helper()
+	in, err := d.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Stop(context.Background(), time.Second) })
+	return in
+}
+
+func inspect(t *testing.T, in runtime.Instance) client.ContainerInspectResult {
+	t.Helper()
+	api, err := client.New(client.WithHost(containertest.Host(t)), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	var h struct{ Container string }
+	if err := json.Unmarshal([]byte(in.Handle()), &h); err != nil {
+		t.Fatal(err)
+	}
+	res, err := api.ContainerInspect(context.Background(), h.Container, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// What the configuration asks for is what the engine enforces: limits,
+// labels for re-adoption, and a port published on loopback only.
+func TestLimitsLabelsAndLoopback(t *testing.T) {
+	d := containertest.Driver(t)
+	s := appSpec(containertest.Image(t, d), "web-r3-green-abc123", runtimetest.Behaviour{})
+	s.Service, s.Revision, s.Slot = "web", 3, spec.Green
+	s.Container.Memory, s.Container.CPUs = 64<<20, 0.5
+	in := start(t, d, s)
+	ct := inspect(t, in).Container
+	if hc := ct.HostConfig; hc.Memory != 64<<20 || hc.MemorySwap != 64<<20 || hc.NanoCPUs != 5e8 {
+		t.Errorf("memory %d swap %d nanocpus %d, want 64MiB, no swap, 0.5 CPU", hc.Memory, hc.MemorySwap, hc.NanoCPUs)
+	}
+	want := map[string]string{container.LabelService: "web", container.LabelRevision: "3", container.LabelSlot: "green", container.LabelInstance: "web-r3-green-abc123"}
+	for k, v := range want {
+		if ct.Config.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, ct.Config.Labels[k], v)
+		}
+	}
+	for port, bs := range ct.HostConfig.PortBindings {
+		for _, b := range bs {
+			if b.HostIP.String() != "127.0.0.1" {
+				t.Errorf("port %v is published on %v, want loopback only", port, b.HostIP)
+			}
+		}
+	}
+	if !strings.HasPrefix(in.Addr(), "127.0.0.1:") {
+		t.Errorf("Addr() = %q", in.Addr())
+	}
+	env := strings.Join(ct.Config.Env, " ")
+	for _, w := range []string{"PORT=8080", "TEAL_SERVICE=web", "TEAL_REVISION=3", "TEAL_SLOT=green", "TEAL_INSTANCE=web-r3-green-abc123"} {
+		if !strings.Contains(env, w) {
+			t.Errorf("environment lacks %s: %s", w, env)
+		}
+	}
+}
+
+// With network "host" there is nothing to publish: teal picks a free
+// loopback port and passes it as $PORT, as for a process.
+func TestHostNetwork(t *testing.T) {
+	d := containertest.Driver(t)
+	s := appSpec(containertest.Image(t, d), "host-1", runtimetest.Behaviour{})
+	s.Container.Network, s.Container.Port = spec.HostNetwork, 0
+	s.Container.Env[runtimetest.EnvHost] = "127.0.0.1"
+	in := start(t, d, s)
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var resp *http.Response
+		if resp, err = http.Get("http://" + in.Addr() + "/"); err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	t.Fatalf("a host-network container never answered on %s: %v", in.Addr(), err)
+}
+
+// A sweep removes this server's containers that nothing claims, and no
+// one else's.
+func TestSweep(t *testing.T) {
+	mine, theirs := containertest.Driver(t), containertest.Driver(t)
+	img := containertest.Image(t, mine)
+	kept := start(t, mine, appSpec(img, "kept-1", runtimetest.Behaviour{}))
+	orphan := start(t, mine, appSpec(img, "orphan-1", runtimetest.Behaviour{}))
+	other := start(t, theirs, appSpec(img, "orphan-1", runtimetest.Behaviour{}))
+	swept, err := mine.Sweep(context.Background(), func(id string) bool { return id == "kept-1" })
+	if err != nil || len(swept) != 1 || swept[0] != "orphan-1" {
+		t.Fatalf("Sweep = %v, %v; want [orphan-1]", swept, err)
+	}
+	select {
+	case <-orphan.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the swept container still runs")
+	}
+	for _, in := range []runtime.Instance{kept, other} {
+		select {
+		case <-in.Done():
+			t.Errorf("sweep stopped %s: %s", in.ID(), in.Exit())
+		default:
+		}
+	}
+	if _, err := mine.Adopt(context.Background(), appSpec(img, "orphan-1", runtimetest.Behaviour{}), orphan.Handle()); !errors.Is(err, runtime.ErrGone) {
+		t.Errorf("Adopt of a swept container: %v, want ErrGone", err)
+	}
+}
+
+// An instance of one server's cannot be adopted by another's.
+func TestAdoptChecksTheOwner(t *testing.T) {
+	mine, theirs := containertest.Driver(t), containertest.Driver(t)
+	in := start(t, mine, appSpec(containertest.Image(t, mine), "owned-1", runtimetest.Behaviour{}))
+	if _, err := theirs.Adopt(context.Background(), appSpec("x", "owned-1", runtimetest.Behaviour{}), in.Handle()); !errors.Is(err, runtime.ErrGone) {
+		t.Errorf("Adopt by another server: %v, want ErrGone", err)
+	}
+}
+
+func TestPullFailureSaysWhat(t *testing.T) {
+	d := containertest.Driver(t)
+	s := appSpec("127.0.0.1:1/teal/nothing:1", "pull-1", runtimetest.Behaviour{})
+	s.Container.Pull = spec.PullMissing
+	_, err := d.Start(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "instance pull-1: pull 127.0.0.1:1/teal/nothing:1") {
+		t.Errorf("err = %v, want one that names the instance and the pull", err)
+	}
+}
+
+// A build that fails says why, with the engine's words.
+func TestBuildFailure(t *testing.T) {
+	d := containertest.Driver(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY missing-file /x\n"), 0o644)
+	out, err := d.Build(context.Background(), spec.Build{Context: dir, Dockerfile: "Dockerfile"}, "localhost/teal-broken-build:1", spec.PullMissing)
+	if err == nil || !strings.Contains(err.Error(), "missing-file") {
+		t.Errorf("Build: err = %v, want one that names the missing file; output:\n%s", err, out)
+	}
+}
+
+// Without an engine, a start fails with an error that says where teal
+// looked and how to point it elsewhere.
+func TestNoEngine(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "nothing.sock")
+	d, err := container.New(container.Config{Host: "unix://" + sock, Owner: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := appSpec("localhost/x:1", "lonely-1", runtimetest.Behaviour{})
+	_, err = d.Start(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "no container engine answers at unix://"+sock) || !strings.Contains(err.Error(), "--docker-host") {
+		t.Errorf("err = %v", err)
+	}
+	if err := d.Ping(context.Background()); err == nil {
+		t.Error("Ping succeeded with no engine")
+	}
+}
