@@ -12,6 +12,7 @@ func runServer(e *env, args []string) error {
 	fs := newFlagSet(e, "server", "[flags]")
 	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
+	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -20,7 +21,7 @@ func runServer(e *env, args []string) error {
 		return usageError("teal server takes no arguments; got %v", pos)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Log: log})
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, DockerHost: *dockerHost, Log: log})
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,12 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	if err != nil {
 		return d, err
 	}
+	if kind == state.KindDeploy && applied.Build != nil {
+		if err := e.build(ctx, j, applied); err != nil {
+			_ = j.finish(state.Failed, err.Error(), nil)
+			return j.d, &DeploymentError{Service: s.name, Deployment: j.d.ID, Reason: err.Error()}
+		}
+	}
 	if live == nil {
 		// Nothing is live: route now, so that requests get a 503 that
 		// names the service rather than a 404, until it is.
@@ -156,6 +162,35 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 			return e.rollBack(j, s, cand, reason)
 		}
 	}
+}
+
+// buildOutcomeBytes bounds the build output kept in the journal.
+const buildOutcomeBytes = 4 << 10
+
+// build builds the image of a revision to deploy, as a journaled step; a
+// rollback deploys the image an earlier build made, and does not build.
+func (e *Engine) build(ctx context.Context, j *journal, applied spec.Service) error {
+	b, image := applied.Build, applied.Container.Image
+	i, err := j.begin("build", fmt.Sprintf("image %s from %s with %s", image, b.Context, b.Dockerfile), nil)
+	if err != nil {
+		return err
+	}
+	if e.builder == nil {
+		err := fmt.Errorf("build %s: this server has no container engine to build with", image)
+		_ = j.end(i, state.Failed, err.Error())
+		return err
+	}
+	began := e.now()
+	out, err := e.builder.Build(ctx, *b, image, applied.Container.Pull)
+	if len(out) > buildOutcomeBytes {
+		out = "…" + out[len(out)-buildOutcomeBytes:]
+	}
+	if err != nil {
+		_ = j.end(i, state.Failed, strings.TrimSpace(err.Error()+"\n"+out))
+		return err
+	}
+	_ = j.end(i, state.Succeeded, fmt.Sprintf("built in %s:\n%s", e.now().Sub(began).Round(time.Millisecond), out))
+	return nil
 }
 
 // switchTo makes cand live: it records the switch, then changes the

@@ -1,5 +1,5 @@
-// Package server wires teal together: the state store, the process driver,
-// the load balancer and the engine, behind an HTTP API on a unix socket
+// Package server wires teal together: the state store, the process and
+// container drivers, the load balancer and the engine, behind an HTTP API on a unix socket
 // (or TCP with a token). It is the one place where the parts meet.
 package server
 
@@ -19,6 +19,8 @@ import (
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
+	"github.com/teal-deploy/teal/internal/runtime"
+	"github.com/teal-deploy/teal/internal/runtime/container"
 	"github.com/teal-deploy/teal/internal/runtime/process"
 	"github.com/teal-deploy/teal/internal/state"
 )
@@ -39,6 +41,11 @@ type Config struct {
 	// in DataDir) or "tcp://127.0.0.1:7171", which needs the token in
 	// DataDir/token.
 	API string
+	// DockerHost is the container engine's address, for services that run
+	// as containers: "unix:///run/podman/podman.sock". Empty means
+	// $DOCKER_HOST, else unix:///var/run/docker.sock. An engine that does
+	// not answer fails the deployments of container services only.
+	DockerHost string
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
@@ -52,10 +59,13 @@ type Server struct {
 	store  *state.Store
 	proxy  *proxy.Proxy
 	engine *engine.Engine
-	api    *http.Server
-	apiLn  net.Listener
-	token  string // required on TCP; empty on the unix socket
-	socket string // path to remove on shutdown
+	// containers is the container driver; it does not connect until a
+	// container service needs it.
+	containers *container.Driver
+	api        *http.Server
+	apiLn      net.Listener
+	token      string // required on TCP; empty on the unix socket
+	socket     string // path to remove on shutdown
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -84,17 +94,29 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The containers of this server are those labelled with its data
+	// directory: a second server on the same engine sweeps only its own.
+	containers, err := container.New(container.Config{Host: cfg.DockerHost, Owner: dir})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	px := proxy.New(cfg.Log)
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Log,
-		store: store,
-		proxy: px,
+		cfg:        cfg,
+		log:        cfg.Log,
+		store:      store,
+		proxy:      px,
+		containers: containers,
 		engine: engine.New(engine.Config{
-			Store:  store,
-			Driver: &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
-			Switch: px,
-			Log:    cfg.Log,
+			Store: store,
+			Driver: &runtime.ByKind{
+				Process:   &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
+				Container: containers,
+			},
+			Builder: containers,
+			Switch:  px,
+			Log:     cfg.Log,
 		}),
 	}
 	return s, nil
@@ -134,7 +156,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("API stopped", "err", err)
 		}
 	}()
-	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr())
+	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.containers.Host())
 	return nil
 }
 
@@ -216,6 +238,7 @@ func (s *Server) closeAll(ctx context.Context) {
 	if s.socket != "" {
 		os.Remove(s.socket)
 	}
+	s.containers.Close()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close state", "err", err)
 	}

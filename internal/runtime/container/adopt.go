@@ -56,12 +56,17 @@ const sweepGrace = 5 * time.Second
 
 // Sweep stops and removes every container of this server's that keep
 // does not claim, running or not: those a server started and died before
-// it recorded, and those that exited while no server watched them.
+// it recorded, and those that exited while no server watched them. An
+// engine that does not answer has nothing to sweep now (a server that
+// runs only processes has none); the next start sweeps it.
 func (d *Driver) Sweep(ctx context.Context, keep func(id string) bool) ([]string, error) {
 	list, err := d.api.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("label", LabelOwner+"="+d.owner),
 	})
+	if client.IsErrConnectionFailed(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", d.unreachable(err))
 	}

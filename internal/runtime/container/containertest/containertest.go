@@ -40,7 +40,14 @@ func Host(t testing.TB) string {
 // what it started when the test ends.
 func Driver(t testing.TB) *container.Driver {
 	t.Helper()
-	d, err := container.New(container.Config{Host: Host(t), Owner: Owner(t), DockerConfig: t.TempDir()})
+	return DriverFor(t, Owner(t))
+}
+
+// DriverFor returns a container driver for owner, as a server restarted
+// on the same data directory makes one.
+func DriverFor(t testing.TB, owner string) *container.Driver {
+	t.Helper()
+	d, err := container.New(container.Config{Host: Host(t), Owner: owner, DockerConfig: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
