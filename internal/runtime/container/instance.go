@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -136,12 +137,22 @@ func (i *instance) Stop(ctx context.Context, grace time.Duration) error {
 	_, err := i.d.api.ContainerStop(ctx, i.containerID, client.ContainerStopOptions{Timeout: &timeout})
 	if err != nil && !notFound(err) && !cerrdefs.IsNotModified(err) {
 		kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, _ = i.d.api.ContainerKill(kctx, i.containerID, client.ContainerKillOptions{Signal: "KILL"})
+		_, err = i.d.api.ContainerKill(kctx, i.containerID, client.ContainerKillOptions{Signal: "KILL"})
 		cancel()
 	}
-	<-i.done
-	return nil
+	// An engine that went away cannot say the container ended: wait a
+	// while for it, not forever, so that a server can still shut down.
+	select {
+	case <-i.done:
+		return nil
+	case <-time.After(grace + stopConfirmWait):
+		return fmt.Errorf("instance %s: container %s: the engine did not confirm its stop: %w", i.id, short(i.containerID), i.d.unreachable(err))
+	}
 }
+
+// stopConfirmWait is how long Stop waits, beyond grace, for the engine to
+// confirm that a container has ended.
+const stopConfirmWait = 30 * time.Second
 
 // LogTail reads the last n lines the container wrote, stdout and stderr
 // together, from the engine's log API; once the container has exited and
