@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -178,4 +179,37 @@ func TestNoEngine(t *testing.T) {
 	if err := d.Ping(context.Background()); err == nil {
 		t.Error("Ping succeeded with no engine")
 	}
+}
+
+// BenchmarkStartToFirstAnswer measures what a deployment waits for per
+// instance: create, start and the first HTTP answer through the
+// published port; then the stop, graceful, and the removal.
+//
+//	TEAL_TEST_DOCKER_HOST=unix:///PATH/podman.sock go test -run '^$' -bench StartToFirstAnswer -benchtime 20x ./internal/runtime/container
+func BenchmarkStartToFirstAnswer(b *testing.B) {
+	d := containertest.Driver(b)
+	img := containertest.Image(b, d)
+	var stops time.Duration
+	for i := 0; b.Loop(); i++ {
+		in, err := d.Start(context.Background(), appSpec(img, fmt.Sprintf("bench-%d", i), runtimetest.Behaviour{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			resp, err := http.Get("http://" + in.Addr() + "/")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		began := time.Now()
+		if err := in.Stop(context.Background(), 10*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		stops += time.Since(began)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(stops.Milliseconds())/float64(b.N), "stop-ms/op")
 }
