@@ -83,10 +83,12 @@ func (e *Engine) Recover(ctx context.Context) error {
 			Process: runs[rec.ID].Process, Container: runs[rec.ID].Container}
 		inst, err := e.driver.Adopt(ctx, rs, rec.Handle)
 		if err != nil {
+			msg := fmt.Sprintf("instance %s stopped while no server watched it", rec.ID)
 			if !errors.Is(err, runtime.ErrGone) {
 				e.log.Warn("adopt instance", "instance", rec.ID, "err", err)
+				msg = fmt.Sprintf("instance %s could not be adopted: %v", rec.ID, err)
 			}
-			e.event(state.Event{Service: rec.Service, Type: "instance.gone", Message: fmt.Sprintf("instance %s stopped while no server watched it", rec.ID)})
+			e.event(state.Event{Service: rec.Service, Type: "instance.gone", Message: msg})
 			e.forget(rec.ID)
 			continue
 		}
