@@ -2,6 +2,7 @@ package container_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,4 +213,46 @@ func BenchmarkStartToFirstAnswer(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(stops.Milliseconds())/float64(b.N), "stop-ms/op")
+}
+
+// A private registry: without credentials the pull is refused; with
+// them in the Docker config file, as docker login writes them, Start
+// pulls the image and runs it.
+func TestPullWithCredentials(t *testing.T) {
+	host := containertest.Host(t)
+	ref := containertest.Registry(t, "teal/private-app", "1", "ann", "s3cret")
+	cfgDir := t.TempDir()
+	d, err := container.New(container.Config{Host: host, Owner: containertest.Owner(t), DockerConfig: cfgDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	t.Cleanup(func() {
+		d.Sweep(context.Background(), func(string) bool { return false })
+		api.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
+	})
+	api.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) // from an earlier run
+
+	s := appSpec(ref, "private-1", runtimetest.Behaviour{})
+	s.Container.Pull = spec.PullAlways
+	_, err = d.Start(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "pull "+ref) || !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+		t.Fatalf("a pull without credentials: %v, want it refused as unauthorized", err)
+	}
+	registry, _, _ := strings.Cut(ref, "/")
+	auth := base64.StdEncoding.EncodeToString([]byte("ann:s3cret"))
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths": {"`+registry+`": {"auth": "`+auth+`"}}}`), 0o600)
+	in := start(t, d, s)
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err = http.Get("http://" + in.Addr() + "/"); err == nil {
+			resp.Body.Close()
+			return
+		}
+	}
+	t.Fatalf("the pulled image never answered: %v", err)
 }

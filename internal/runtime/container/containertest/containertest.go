@@ -86,20 +86,45 @@ func Image(t testing.TB, d *container.Driver) string {
 	return image.ref
 }
 
+var binary struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// appBinary returns the instance program as a static Linux binary, built
+// once per test binary.
+func appBinary() ([]byte, error) {
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "teal-testapp-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "app"),
+			"github.com/teal-deploy/teal/internal/runtime/runtimetest/testapp")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build testapp: %v\n%s", err, out)
+			return
+		}
+		binary.data, binary.err = os.ReadFile(filepath.Join(dir, "app"))
+	})
+	return binary.data, binary.err
+}
+
 func buildImage(d *container.Driver) (string, error) {
-	dir, err := os.MkdirTemp("", "teal-testapp-")
+	bin, err := appBinary()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "teal-testapp-context-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "app"),
-		"github.com/teal-deploy/teal/internal/runtime/runtimetest/testapp")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build testapp: %v\n%s", err, out)
-	}
-	bin, err := os.ReadFile(filepath.Join(dir, "app"))
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "app"), bin, 0o755); err != nil {
 		return "", err
 	}
 	dockerfile := "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"
