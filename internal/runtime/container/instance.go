@@ -98,9 +98,10 @@ func (i *instance) watch() {
 //
 // A container is reported killed for memory when the engine says so, and
 // also when it was killed by SIGKILL that teal did not send while it had
-// a memory limit: Podman on cgroup v1 does not report OOM kills (measured
-// on teal's CI machines), and the only other sender of that SIGKILL is
-// an operator's `docker kill`.
+// a memory limit: Podman 4.3 on cgroup v1 does not report OOM kills (its
+// conmon writes the "oom" marker into the working directory of the API
+// service, not where Podman looks: measured on teal's CI machines), and
+// the only other sender of that SIGKILL is an operator's `docker kill`.
 func exitStatus(st *container.State, stopped bool, memoryLimit int64) runtime.ExitStatus {
 	ex := runtime.ExitStatus{Code: st.ExitCode, Stopped: stopped, OOMKilled: st.OOMKilled, At: time.Now()}
 	if t, err := time.Parse(time.RFC3339Nano, st.FinishedAt); err == nil && t.Year() > 1 {
