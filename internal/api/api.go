@@ -47,6 +47,17 @@ type RollbackResult struct {
 	Error      string           `json:"error,omitempty"`
 }
 
+// PauseRequest asks to hold a service's new requests; Max 0 means the
+// service's maintenance.max_pause.
+type PauseRequest struct {
+	Max spec.Duration `json:"max,omitempty"`
+}
+
+// MaintenanceRequest asks to answer a service's requests with a page.
+type MaintenanceRequest struct {
+	Message string `json:"message,omitempty"`
+}
+
 // HistoryResponse holds a service's revisions and deployments.
 type HistoryResponse struct {
 	Revisions   []state.Revision   `json:"revisions"`

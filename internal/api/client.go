@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/plan"
@@ -181,6 +182,24 @@ func (c *Client) History(ctx context.Context, service string) (HistoryResponse, 
 func (c *Client) Rollback(ctx context.Context, service string, to int, onProgress func(engine.Progress)) (RollbackResult, error) {
 	var r RollbackResult
 	return r, c.stream(ctx, "/v1/services/"+url.PathEscape(service)+"/rollback", RollbackRequest{To: to}, onProgress, &r)
+}
+
+// Pause holds a service's new requests; max 0 means its max_pause.
+func (c *Client) Pause(ctx context.Context, service string, max time.Duration) (engine.ServiceStatus, error) {
+	var st engine.ServiceStatus
+	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/pause", PauseRequest{Max: spec.Duration(max)}, &st)
+}
+
+// Maintenance answers a service's requests with a page showing message.
+func (c *Client) Maintenance(ctx context.Context, service, message string) (engine.ServiceStatus, error) {
+	var st engine.ServiceStatus
+	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/maintenance", MaintenanceRequest{Message: message}, &st)
+}
+
+// Resume serves a paused service, or one in maintenance, again.
+func (c *Client) Resume(ctx context.Context, service string) (engine.ServiceStatus, error) {
+	var st engine.ServiceStatus
+	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/resume", struct{}{}, &st)
 }
 
 // Events returns up to limit events after sequence number after.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,6 +168,33 @@ service "web" {
 	_, stderr, code = teal(t, env, "", "rollback", "web")
 	if code != ExitFailure || !strings.Contains(stderr, "revision 1 was the first to go live: nothing to roll back to") {
 		t.Errorf("rollback with nothing before: exit %d\n%s", code, stderr)
+	}
+	out, _, code = teal(t, env, "", "pause", "web", "--max", "5s")
+	if code != ExitOK || !strings.Contains(out, "web is paused: new requests wait, each for at most 5s") {
+		t.Errorf("pause: exit %d\n%s", code, out)
+	}
+	if out, _, _ := teal(t, env, "", "status"); !strings.Contains(out, "paused") {
+		t.Errorf("status of a paused service:\n%s", out)
+	}
+	out, _, code = teal(t, env, "", "maintenance", "web", "--message", "Back at noon.")
+	if code != ExitOK || !strings.Contains(out, "web is in maintenance") {
+		t.Errorf("maintenance: exit %d\n%s", code, out)
+	}
+	resp, err := http.Get("http://" + listen + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(page), "Back at noon.") {
+		t.Errorf("in maintenance: %d %s", resp.StatusCode, page)
+	}
+	out, _, code = teal(t, env, "", "resume", "web")
+	if code != ExitOK || !strings.Contains(out, "web is serving.") {
+		t.Errorf("resume: exit %d\n%s", code, out)
+	}
+	if resp, err := http.Get("http://" + listen + "/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("after resume: %v %v", resp, err)
 	}
 	evs, err := srv.Engine().Events(0, 1000)
 	if err != nil {

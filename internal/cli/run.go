@@ -51,6 +51,9 @@ func commands() []command {
 		{"status", "[flags] [SERVICE]", "show live slots, revisions, instances and their health", runStatus},
 		{"history", "[flags] SERVICE", "show a service's revisions and deployments", runHistory},
 		{"rollback", "[flags] SERVICE", "go back to the previous (or a named) revision", runRollback},
+		{"pause", "[flags] SERVICE", "hold new requests to a service until resume", runPause},
+		{"maintenance", "[flags] SERVICE", "answer a service's requests with a maintenance page until resume", runMaintenance},
+		{"resume", "[flags] SERVICE", "serve a paused service, or one in maintenance, again", runResume},
 		{"version", "", "print the version", runVersion},
 	}
 }

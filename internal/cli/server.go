@@ -13,6 +13,7 @@ func runServer(e *env, args []string) error {
 	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
 	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+	admin := fs.String("admin", "", "where to serve /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -21,7 +22,7 @@ func runServer(e *env, args []string) error {
 		return usageError("teal server takes no arguments; got %v", pos)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, DockerHost: *dockerHost, Log: log})
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log})
 	if err != nil {
 		return err
 	}
@@ -29,6 +30,9 @@ func runServer(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
+	if a := srv.AdminAddr(); a != "" {
+		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", a)
+	}
 	<-e.ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping: finishing requests in flight, then stopping every instance")
 	srv.Shutdown(context.Background())

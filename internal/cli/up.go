@@ -19,6 +19,7 @@ func runUp(e *env, args []string) error {
 	var cf configFlags
 	cf.register(fs)
 	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+	admin := fs.String("admin", "127.0.0.1:7070", "where to serve /metrics for Prometheus; empty for nowhere")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +33,7 @@ func runUp(e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), DockerHost: *dockerHost, Log: log})
+	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log})
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,11 @@ func runUp(e *env, args []string) error {
 		srv.Shutdown(context.Background())
 		fmt.Fprintln(e.stdout, "Stopped.")
 	}()
-	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n\n", srv.APIAddr())
+	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
+	if a := srv.AdminAddr(); a != "" {
+		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", a)
+	}
+	fmt.Fprintln(e.stdout)
 
 	view := newProgressView(e.stdout)
 	p, results, err := srv.Engine().Apply(desired, engine.ApplyOptions{Actor: actor(e)}, view.print)

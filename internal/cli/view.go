@@ -101,7 +101,7 @@ func renderStatus(w io.Writer, st []engine.ServiceStatus, detail bool) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tVERSION\tREVISION\tLIVE\tINSTANCES\tWARM\tLAST DEPLOYMENT")
+	fmt.Fprintln(tw, "SERVICE\tVERSION\tREVISION\tLIVE\tINSTANCES\tWARM\tSTATE\tLAST DEPLOYMENT")
 	for _, s := range st {
 		version, rev, live, inst, warm := "-", "-", "-", "-", "-"
 		if l := s.Live; l != nil {
@@ -121,7 +121,13 @@ func renderStatus(w io.Writer, st []engine.ServiceStatus, detail bool) {
 				last += " " + ago(d.EndedAt)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, version, rev, live, inst, warm, last)
+		state := "serving"
+		if g := s.Gate; g != nil && g.Maintenance {
+			state = "maintenance"
+		} else if g != nil {
+			state = "paused"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, version, rev, live, inst, warm, state, last)
 	}
 	tw.Flush()
 	if !detail {

@@ -12,14 +12,39 @@ import (
 
 var (
 	loadBalancerSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "listen"}},
+		Attributes: []hcl.AttributeSchema{
+			{Name: "listen"}, {Name: "redirect_http"}, {Name: "h2c"}, {Name: "access_log"}, {Name: "trusted_proxies"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "timeouts"}, {Type: "limits"}},
+	}
+	tlsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "certificate"}, {Name: "key"}},
+	}
+	listenerTimeoutsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "read_header"}, {Name: "idle"}},
+	}
+	limitsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
 	}
 	serviceSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}},
+		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "process"}, {Type: "container"}, {Type: "build"},
 			{Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
+			{Type: "timeouts"}, {Type: "preview"}, {Type: "sticky"}, {Type: "maintenance"},
 		},
+	}
+	upstreamTimeoutsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "connect"}, {Name: "response_header"}},
+	}
+	previewSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "header"}, {Name: "cookie"}, {Name: "listen"}},
+	}
+	stickySchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "cookie"}, {Name: "max_age"}},
+	}
+	maintenanceSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "max_pause"}},
 	}
 	processSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "command"}, {Name: "env"}, {Name: "dir"}},
@@ -39,13 +64,23 @@ var (
 	healthCheckSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "path"}, {Name: "interval"}, {Name: "timeout"},
-			{Name: "healthy_threshold"}, {Name: "unhealthy_threshold"}, {Name: "grace_period"},
+			{Name: "healthy_threshold"}, {Name: "unhealthy_threshold"}, {Name: "grace_period"}, {Name: "consecutive_5xx"},
 		},
 	}
 	deploySchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "strategy"}, {Name: "ready_timeout"}, {Name: "drain_timeout"}, {Name: "keep_previous"},
+			{Name: "auto_promote"}, {Name: "progress_deadline"}, {Name: "hook_timeout"},
+			{Name: "before_switch"}, {Name: "after_switch"}, {Name: "on_rollback"}, {Name: "after_bake"},
+			{Name: "batch_size"}, {Name: "max_unavailable"}, {Name: "max_surge"},
 		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "step"}, {Type: "analysis"}},
+	}
+	stepSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "weight", Required: true}, {Name: "pause"}},
+	}
+	analysisSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "max_error_rate"}, {Name: "max_p99"}, {Name: "min_requests"}, {Name: "interval"}},
 	}
 )
 
@@ -90,17 +125,44 @@ func (d *decoder) loadBalancers(blocks hcl.Blocks) []spec.LoadBalancer {
 		if !d.named(seen, b) {
 			continue
 		}
-		lb := spec.NewLoadBalancer(b.Labels[0])
-		at := "load_balancer." + lb.Name
-		c := d.content(at, b, loadBalancerSchema)
-		if a := c.Attributes["listen"]; a != nil {
-			if v, ok := d.string(at+".listen", a); ok {
-				lb.Listen = v
-			}
-		}
-		out = append(out, lb)
+		out = append(out, d.loadBalancer(b))
 	}
 	return out
+}
+
+func (d *decoder) loadBalancer(b *hcl.Block) spec.LoadBalancer {
+	lb := spec.NewLoadBalancer(b.Labels[0])
+	at := "load_balancer." + lb.Name
+	where := fmt.Sprintf("load_balancer %q", lb.Name)
+	c := d.content(at, b, loadBalancerSchema)
+	d.stringInto(at, c, "listen", &lb.Listen)
+	d.stringInto(at, c, "redirect_http", &lb.RedirectHTTP)
+	d.boolInto(at, c, "h2c", &lb.H2C)
+	d.boolInto(at, c, "access_log", &lb.AccessLog)
+	if a := c.Attributes["trusted_proxies"]; a != nil {
+		if v, ok := d.stringList(at+".trusted_proxies", a); ok {
+			lb.TrustedProxies = v
+		}
+	}
+	for i, tb := range c.Blocks.OfType("tls") {
+		tat := fmt.Sprintf("%s.tls[%d]", at, i)
+		tc := d.content(tat, tb, tlsSchema)
+		var cert spec.TLSCertificate
+		d.pathInto(tat, tc, "certificate", &cert.Certificate)
+		d.pathInto(tat, tc, "key", &cert.Key)
+		lb.TLS = append(lb.TLS, cert)
+	}
+	if tb := d.unique(c.Blocks.OfType("timeouts"), where); tb != nil {
+		tc := d.content(at+".timeouts", tb, listenerTimeoutsSchema)
+		d.durationInto(at+".timeouts", tc, "read_header", &lb.Timeouts.ReadHeader)
+		d.durationInto(at+".timeouts", tc, "idle", &lb.Timeouts.Idle)
+	}
+	if lb2 := d.unique(c.Blocks.OfType("limits"), where); lb2 != nil {
+		lc := d.content(at+".limits", lb2, limitsSchema)
+		d.byteSizeInto(at+".limits", lc, "request_body", &lb.Limits.RequestBody)
+		d.byteSizeInto(at+".limits", lc, "header", &lb.Limits.Header)
+	}
+	return lb
 }
 
 func (d *decoder) services(blocks hcl.Blocks, lbs []spec.LoadBalancer) []spec.Service {
@@ -129,6 +191,7 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 			s.DesiredCount = v
 		}
 	}
+	d.intInto(at, c, "revision_history_limit", &s.RevisionHistoryLimit)
 	if pb := d.unique(c.Blocks.OfType("process"), where); pb != nil {
 		s.Process = d.process(at+".process", pb)
 	}
@@ -146,6 +209,33 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 	}
 	if db := d.unique(c.Blocks.OfType("deploy"), where); db != nil {
 		d.deploy(at+".deploy", db, &s.Deploy)
+	}
+	if tb := d.unique(c.Blocks.OfType("timeouts"), where); tb != nil {
+		tc := d.content(at+".timeouts", tb, upstreamTimeoutsSchema)
+		d.durationInto(at+".timeouts", tc, "connect", &s.Timeouts.Connect)
+		d.durationInto(at+".timeouts", tc, "response_header", &s.Timeouts.ResponseHeader)
+	}
+	if pb := d.unique(c.Blocks.OfType("preview"), where); pb != nil {
+		p := spec.NewPreview()
+		pc := d.content(at+".preview", pb, previewSchema)
+		if pc.Attributes["cookie"] != nil || pc.Attributes["listen"] != nil {
+			p.Header = "" // a preview by cookie or listener only, unless a header is named too
+		}
+		d.stringInto(at+".preview", pc, "header", &p.Header)
+		d.stringInto(at+".preview", pc, "cookie", &p.Cookie)
+		d.stringInto(at+".preview", pc, "listen", &p.Listen)
+		s.Preview = p
+	}
+	if sb := d.unique(c.Blocks.OfType("sticky"), where); sb != nil {
+		st := spec.NewSticky(s.Name)
+		sc := d.content(at+".sticky", sb, stickySchema)
+		d.stringInto(at+".sticky", sc, "cookie", &st.Cookie)
+		d.durationInto(at+".sticky", sc, "max_age", &st.MaxAge)
+		s.Sticky = st
+	}
+	if mb := d.unique(c.Blocks.OfType("maintenance"), where); mb != nil {
+		mc := d.content(at+".maintenance", mb, maintenanceSchema)
+		d.durationInto(at+".maintenance", mc, "max_pause", &s.Maintenance.MaxPause)
 	}
 	return s
 }
@@ -306,6 +396,11 @@ func (d *decoder) healthCheck(at string, b *hcl.Block, h *spec.HealthCheck) {
 	d.durationInto(at, c, "grace_period", &h.GracePeriod)
 	d.intInto(at, c, "healthy_threshold", &h.HealthyThreshold)
 	d.intInto(at, c, "unhealthy_threshold", &h.UnhealthyThreshold)
+	if a := c.Attributes["consecutive_5xx"]; a != nil {
+		if v, ok := d.int(at+".consecutive_5xx", a, 0); ok {
+			h.Consecutive5xx = v
+		}
+	}
 }
 
 func (d *decoder) deploy(at string, b *hcl.Block, dep *spec.Deploy) {
@@ -322,19 +417,83 @@ func (d *decoder) deploy(at string, b *hcl.Block, dep *spec.Deploy) {
 	d.durationInto(at, c, "ready_timeout", &dep.ReadyTimeout)
 	d.durationInto(at, c, "drain_timeout", &dep.DrainTimeout)
 	d.durationInto(at, c, "keep_previous", &dep.KeepPrevious)
+	d.boolInto(at, c, "auto_promote", &dep.AutoPromote)
+	d.durationInto(at, c, "progress_deadline", &dep.ProgressDeadline)
+	d.durationInto(at, c, "hook_timeout", &dep.HookTimeout)
+	d.commandInto(at, c, "before_switch", &dep.BeforeSwitch)
+	d.commandInto(at, c, "after_switch", &dep.AfterSwitch)
+	d.commandInto(at, c, "on_rollback", &dep.OnRollback)
+	d.commandInto(at, c, "after_bake", &dep.AfterBake)
+	d.intInto(at, c, "batch_size", &dep.BatchSize)
+	d.quantityInto(at, c, "max_unavailable", &dep.MaxUnavailable)
+	d.quantityInto(at, c, "max_surge", &dep.MaxSurge)
+	for i, sb := range c.Blocks.OfType("step") {
+		sat := fmt.Sprintf("%s.step[%d]", at, i)
+		sc := d.content(sat, sb, stepSchema)
+		var st spec.CanaryStep
+		if a := sc.Attributes["weight"]; a != nil {
+			if v, ok := d.int(sat+".weight", a, 1); ok {
+				st.Weight = v
+			}
+		}
+		if sc.Attributes["pause"] != nil {
+			var p spec.Duration
+			d.durationInto(sat, sc, "pause", &p)
+			st.Pause = &p
+		}
+		dep.Steps = append(dep.Steps, st)
+	}
+	if ab := d.unique(c.Blocks.OfType("analysis"), "deploy"); ab != nil {
+		an := spec.NewAnalysis()
+		ac := d.content(at+".analysis", ab, analysisSchema)
+		if a := ac.Attributes["max_error_rate"]; a != nil {
+			if v, ok := d.float(at+".analysis.max_error_rate", a); ok {
+				an.MaxErrorRate = v
+			}
+		}
+		d.durationInto(at+".analysis", ac, "max_p99", &an.MaxP99)
+		d.intInto(at+".analysis", ac, "min_requests", &an.MinRequests)
+		d.durationInto(at+".analysis", ac, "interval", &an.Interval)
+		dep.Analysis = an
+	}
 }
 
-func (d *decoder) durationInto(at string, c *hcl.BodyContent, name string, dst *spec.Duration) {
+// commandInto reads a command list; a program written ./x is relative to
+// the configuration directory, like a process's.
+func (d *decoder) commandInto(at string, c *hcl.BodyContent, name string, dst *[]string) {
 	if a := c.Attributes[name]; a != nil {
-		if v, ok := d.duration(at+"."+name, a); ok {
+		if v, ok := d.stringList(at+"."+name, a); ok {
+			if len(v) > 0 && isRelative(v[0]) {
+				v[0] = filepath.Join(d.dir, v[0])
+			}
+			if v == nil {
+				v = []string{}
+			}
 			*dst = v
 		}
 	}
 }
 
-func (d *decoder) stringInto(at string, c *hcl.BodyContent, name string, dst *string) {
+func (d *decoder) quantityInto(at string, c *hcl.BodyContent, name string, dst *spec.Quantity) {
+	a := c.Attributes[name]
+	if a == nil {
+		return
+	}
+	s, ok := d.string(at+"."+name, a) // a number converts to a string
+	if !ok {
+		return
+	}
+	q, err := spec.ParseQuantity(s)
+	if err != nil {
+		d.add(errorAt(a.Expr.Range(), "Invalid "+name, "%s.", err))
+		return
+	}
+	*dst = q
+}
+
+func (d *decoder) durationInto(at string, c *hcl.BodyContent, name string, dst *spec.Duration) {
 	if a := c.Attributes[name]; a != nil {
-		if v, ok := d.string(at+"."+name, a); ok {
+		if v, ok := d.duration(at+"."+name, a); ok {
 			*dst = v
 		}
 	}
@@ -351,6 +510,42 @@ func (d *decoder) stringListInto(at string, c *hcl.BodyContent, name string, dst
 func (d *decoder) intInto(at string, c *hcl.BodyContent, name string, dst *int) {
 	if a := c.Attributes[name]; a != nil {
 		if v, ok := d.int(at+"."+name, a, 1); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) stringInto(at string, c *hcl.BodyContent, name string, dst *string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.string(at+"."+name, a); ok {
+			*dst = v
+		}
+	}
+}
+
+// pathInto reads a file path, relative to the configuration directory.
+func (d *decoder) pathInto(at string, c *hcl.BodyContent, name string, dst *string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.string(at+"."+name, a); ok {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(d.dir, v)
+			}
+			*dst = filepath.Clean(v)
+		}
+	}
+}
+
+func (d *decoder) boolInto(at string, c *hcl.BodyContent, name string, dst *bool) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.bool(at+"."+name, a); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) byteSizeInto(at string, c *hcl.BodyContent, name string, dst *spec.ByteSize) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.byteSize(at+"."+name, a); ok {
 			*dst = v
 		}
 	}

@@ -3,11 +3,14 @@ package config
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files")
 
 // Every file in testdata/invalid must fail with each message its
 // "# want: LINE:COL: message" lines name, at that place, and with no other.
@@ -87,6 +90,10 @@ func TestFullGolden(t *testing.T) {
 	wantJSON, err := os.ReadFile(filepath.Join(dir, "want.json"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if *update {
+		os.WriteFile(filepath.Join(dir, "want.json"), append([]byte(strings.ReplaceAll(string(gotJSON), abs, "$DIR")), '\n'), 0o644)
+		return
 	}
 	if want := strings.ReplaceAll(strings.TrimSpace(string(wantJSON)), "$DIR", abs); string(gotJSON) != want {
 		t.Errorf("decoded:\n%s\nwant:\n%s", gotJSON, want)

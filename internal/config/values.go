@@ -112,6 +112,20 @@ func (d *decoder) int(path string, attr *hcl.Attribute, min int) (int, bool) {
 	return int(i), true
 }
 
+func (d *decoder) float(path string, attr *hcl.Attribute) (float64, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	n, err := convert.Convert(val, cty.Number)
+	if err != nil {
+		d.typeError(attr, "a number", val)
+		return 0, false
+	}
+	f, _ := n.AsBigFloat().Float64()
+	return f, true
+}
+
 func (d *decoder) duration(path string, attr *hcl.Attribute) (spec.Duration, bool) {
 	val, ok := d.value(path, attr)
 	if !ok {
@@ -144,22 +158,37 @@ func (d *decoder) number(path string, attr *hcl.Attribute) (float64, bool) {
 	return f, true
 }
 
-// byteSize reads a size with a unit, like "512MiB".
+func (d *decoder) bool(path string, attr *hcl.Attribute) (bool, bool) {
+	val, ok := d.value(path, attr)
+	if !ok {
+		return false, false
+	}
+	b, err := convert.Convert(val, cty.Bool)
+	if err != nil {
+		d.typeError(attr, "true or false", val)
+		return false, false
+	}
+	return b.True(), true
+}
+
 func (d *decoder) byteSize(path string, attr *hcl.Attribute) (spec.ByteSize, bool) {
 	val, ok := d.value(path, attr)
 	if !ok {
 		return 0, false
 	}
 	if val.Type() != cty.String {
-		d.typeError(attr, `a size with a unit, like "512MiB" or "1GiB"`, val)
+		if val.Type() == cty.Number && val.AsBigFloat().Sign() == 0 {
+			return 0, true
+		}
+		d.typeError(attr, `a size string, like "64MiB"`, val)
 		return 0, false
 	}
-	b, err := spec.ParseByteSize(val.AsString())
+	n, err := spec.ParseByteSize(val.AsString())
 	if err != nil {
 		d.add(errorAt(attr.Expr.Range(), "Invalid "+attr.Name, "%s.", err))
 		return 0, false
 	}
-	return b, true
+	return n, true
 }
 
 func (d *decoder) stringList(path string, attr *hcl.Attribute) ([]string, bool) {

@@ -194,7 +194,7 @@ func (e *Engine) destroy(s *service, actor string, rep Reporter) (state.Deployme
 		return d, err
 	}
 	i, _ := j.begin("unroute", "remove the service's routes; new requests to them get 404", nil)
-	e.sw.SetRoutes(s.name, nil)
+	e.sw.RemoveService(s.name)
 	_ = j.end(i, state.Succeeded, "removed")
 	if live != nil {
 		i, _ = j.begin("drain", fmt.Sprintf("revision %d in %s, for at most %s", live.rev.Number, live.slot, live.spec.Deploy.DrainTimeout), nil)
@@ -205,7 +205,6 @@ func (e *Engine) destroy(s *service, actor string, rep Reporter) (state.Deployme
 	e.stopGroup(context.Background(), prev, s.name, "the service is destroyed")
 	_ = j.end(i, state.Succeeded, "stopped")
 	err = j.finish(state.Succeeded, "", func(tx *state.Tx) error { return tx.DeleteService(s.name) })
-	e.sw.RemoveService(s.name)
 	e.mu.Lock()
 	delete(e.services, s.name)
 	e.mu.Unlock()

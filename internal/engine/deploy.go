@@ -54,7 +54,9 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	if live == nil {
 		// Nothing is live: route now, so that requests get a 503 that
 		// names the service rather than a 404, until it is.
-		e.sw.SetRoutes(s.name, applied.Routes)
+		if err := e.sw.SetService(applied); err != nil {
+			e.log.Warn("route service", "service", s.name, "err", err)
+		}
 	}
 	cand := &group{rev: rev, spec: applied, slot: d.Slot}
 	s.mu.Lock()
@@ -106,6 +108,9 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 				started = append(started, m.inst.ID()+" on "+m.inst.Addr())
 			}
 			obs.Deadline = e.now().Add(applied.Deploy.ReadyTimeout.D())
+			// The candidate takes no traffic, but preview requests reach it.
+			e.sw.SetPool(s.name, cand.slot, cand.targets())
+			e.sw.SetCandidate(s.name, cand.slot)
 			if obs.StartError != "" {
 				_ = j.end(i, state.Failed, obs.StartError)
 			} else {
@@ -214,9 +219,12 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 	if err != nil {
 		return err // not recorded, so not done
 	}
-	e.sw.SetRoutes(s.name, cand.spec.Routes)
+	if err := e.sw.SetService(cand.spec); err != nil {
+		e.log.Warn("route service", "service", s.name, "err", err)
+	}
 	e.sw.SetPool(s.name, cand.slot, cand.targets())
 	e.sw.SetWeights(s.name, proxy.Weights{cand.slot: 100})
+	e.sw.SetCandidate(s.name, "")
 
 	s.stopTimer()
 	s.mu.Lock()
@@ -233,18 +241,21 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 	return nil
 }
 
-// drain waits for requests in flight to g's instances, and says how it
-// went.
+// drain waits for requests in flight to g's instances, for at most
+// timeout; then it closes the connections of those still busy, which ends
+// long requests and upgraded connections (WebSockets) to them. It says
+// how it went.
 func drain(ctx context.Context, g *group, timeout time.Duration) string {
 	began := time.Now()
-	left := 0
+	left, closed := 0, 0
 	for _, m := range g.members {
 		if !m.target.Drain(ctx, timeout-time.Since(began)) {
 			left += int(m.target.InFlight())
+			closed += m.target.CloseConnections()
 		}
 	}
 	if left > 0 {
-		return fmt.Sprintf("%d requests still in flight after %s; they go on while the slot stays warm", left, timeout)
+		return fmt.Sprintf("%d requests still in flight after %s: closed their %d connections (WebSockets and long requests)", left, timeout, closed)
 	}
 	return fmt.Sprintf("no request in flight after %s", time.Since(began).Round(time.Millisecond))
 }
@@ -254,6 +265,7 @@ func drain(ctx context.Context, g *group, timeout time.Duration) string {
 func (e *Engine) rollBack(j *journal, s *service, cand *group, reason string) (state.Deployment, error) {
 	i, _ := j.begin("roll back", fmt.Sprintf("stop %s of revision %d; what was live stays live",
 		count(len(cand.members), "new instance"), cand.rev.Number), nil)
+	e.sw.SetCandidate(s.name, "")
 	e.stopGroup(context.Background(), cand, s.name, "the deployment failed")
 	_ = j.end(i, state.Succeeded, "stopped")
 	_ = j.finish(state.Failed, reason, nil)

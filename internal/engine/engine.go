@@ -25,11 +25,18 @@ import (
 // draining act on.
 type Switch interface {
 	SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) error
-	NewTarget(id, addr string) *proxy.Target
-	SetRoutes(service string, routes []spec.Route)
+	NewTarget(o proxy.TargetOptions) *proxy.Target
+	// SetService sets how a service is routed (routes, preview, sticky);
+	// the error is a preview listener that cannot be bound.
+	SetService(svc spec.Service) error
 	SetPool(service string, slot spec.Slot, targets []*proxy.Target)
 	SetWeights(service string, w proxy.Weights)
+	// SetCandidate names the slot that preview requests reach, or "".
+	SetCandidate(service string, slot spec.Slot)
 	RemoveService(service string)
+	Pause(service string, maxPause time.Duration)
+	Maintenance(service, message string)
+	Resume(service string)
 }
 
 // Builder builds a service's image before a revision of it is deployed:

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
 	"github.com/teal-deploy/teal/internal/runtime"
@@ -59,7 +61,7 @@ func (h *harness) boot() {
 		h.t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	h.store, h.px = store, proxy.New(log)
+	h.store, h.px = store, proxy.New(proxy.Options{Log: log})
 	var driver runtime.Driver = &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()}
 	var builder engine.Builder
 	if h.drivers != nil {
@@ -128,7 +130,9 @@ func (h *harness) desired(count int, b runtimetest.Behaviour) spec.Desired {
 	web.HealthCheck.UnhealthyThreshold = 2
 	web.Deploy.ReadyTimeout = spec.Duration(10 * time.Second)
 	web.Deploy.DrainTimeout = spec.Duration(5 * time.Second)
-	return spec.Desired{LoadBalancers: []spec.LoadBalancer{{Name: "public", Listen: h.lbAddr}}, Services: []spec.Service{web}}
+	lb := spec.NewLoadBalancer("public")
+	lb.Listen = h.lbAddr
+	return spec.Desired{LoadBalancers: []spec.LoadBalancer{lb}, Services: []spec.Service{web}}
 }
 
 // apply applies d and returns the result for service web.
@@ -485,5 +489,88 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// When the drain runs out of time, the WebSockets still open to the old
+// slot are closed; new ones go to the new slot.
+func TestDrainClosesWebSockets(t *testing.T) {
+	h := newHarness(t)
+	d := h.desired(1, runtimetest.Behaviour{Version: "v1"})
+	d.Services[0].Deploy.DrainTimeout = spec.Duration(300 * time.Millisecond)
+	h.mustApply(d)
+	v1 := firstKey(ids(h.status().Live))
+	ctx := context.Background()
+	old, _, err := websocket.Dial(ctx, "ws://"+h.lbAddr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.CloseNow()
+	if got := wsEcho(t, old, "hi"); got != v1+": hi" {
+		t.Fatalf("WebSocket before the deploy: %q", got)
+	}
+	d = h.desired(1, runtimetest.Behaviour{Version: "v2"})
+	d.Services[0].Deploy.DrainTimeout = spec.Duration(300 * time.Millisecond)
+	dep := h.mustApply(d)
+	drain := dep.Steps[len(dep.Steps)-1]
+	if drain.Name != "drain" || !strings.Contains(drain.Outcome, "1 requests still in flight after 300ms: closed their") {
+		t.Errorf("drain step: %+v", drain)
+	}
+	if err := old.Write(ctx, websocket.MessageText, []byte("still there?")); err == nil {
+		if _, _, err := old.Read(ctx); err == nil {
+			t.Error("the WebSocket to the old slot is still open after drain_timeout")
+		}
+	}
+	fresh, _, err := websocket.Dial(ctx, "ws://"+h.lbAddr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.CloseNow()
+	if got := wsEcho(t, fresh, "hello"); strings.HasPrefix(got, v1) || !strings.HasSuffix(got, ": hello") {
+		t.Errorf("a new WebSocket went to %q, want the new slot", got)
+	}
+}
+
+func wsEcho(t *testing.T, c *websocket.Conn, msg string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A pause or a maintenance is kept in the state: a restarted server is
+// still in it, until resumed.
+func TestGateSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+	if err := h.eng.Maintenance("web", "Back soon.", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := h.get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("in maintenance: %d", code)
+	}
+	h.crash()
+	h.boot()
+	if code, _, _ := h.get(); code != http.StatusServiceUnavailable {
+		t.Errorf("in maintenance after a restart: %d, want 503", code)
+	}
+	if st := h.status(); st.Gate == nil || !st.Gate.Maintenance || st.Gate.Actor != "operator" {
+		t.Errorf("status gate: %+v", st.Gate)
+	}
+	if err := h.eng.Resume("web", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := h.get(); code != 200 {
+		t.Errorf("after resume: %d", code)
+	}
+	if err := h.eng.Pause("nope", 0, "x"); err == nil {
+		t.Error("pausing an unknown service succeeded")
 	}
 }

@@ -188,7 +188,12 @@ func (e *Engine) settle(d state.Deployment) {
 // to it.
 func (e *Engine) restore(ctx context.Context, svc state.Service, revs map[slotKey]state.Revision, adopted map[slotKey][]runtime.Instance) {
 	s := e.service(svc.Name)
-	e.sw.SetRoutes(svc.Name, svc.Spec.Routes)
+	if err := e.sw.SetService(svc.Spec); err != nil {
+		e.log.Warn("route service", "service", svc.Name, "err", err)
+	}
+	if svc.Gate != nil {
+		e.applyGate(svc.Name, svc.Gate)
+	}
 	if svc.Live == nil {
 		return
 	}

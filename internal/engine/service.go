@@ -161,7 +161,10 @@ func (e *Engine) startMember(ctx context.Context, service string, g *group, hc s
 // adopted after a restart was healthy when the last server saw it, so it
 // may be assumed healthy until its checks say otherwise.
 func (e *Engine) watch(service string, g *group, inst runtime.Instance, hc spec.HealthCheck, assumeHealthy bool, wake func()) *member {
-	m := &member{inst: inst, target: e.sw.NewTarget(inst.ID(), inst.Addr()), wake: wake}
+	m := &member{inst: inst, wake: wake, target: e.sw.NewTarget(proxy.TargetOptions{
+		ID: inst.ID(), Addr: inst.Addr(), Service: service, Revision: g.rev.Number, Slot: g.slot,
+		Timeouts: g.spec.Timeouts, Consecutive5xx: g.spec.HealthCheck.Consecutive5xx,
+	})}
 	if assumeHealthy {
 		m.target.Assume(proxy.Healthy)
 	}

@@ -19,6 +19,8 @@ type ServiceStatus struct {
 	Candidate *SlotStatus `json:"candidate,omitempty"`
 	// Deployment is the last deployment, or the one in flight.
 	Deployment *state.Deployment `json:"deployment,omitempty"`
+	// Gate is set while the service is paused or in maintenance.
+	Gate *state.Gate `json:"gate,omitempty"`
 }
 
 // SlotStatus is a revision in a slot and its instances.
@@ -57,7 +59,7 @@ func (e *Engine) Status(name string) ([]ServiceStatus, error) {
 				continue
 			}
 			found = true
-			st := ServiceStatus{Name: svc.Name}
+			st := ServiceStatus{Name: svc.Name, Gate: svc.Gate}
 			ds, err := tx.Deployments(svc.Name)
 			if err != nil {
 				return err

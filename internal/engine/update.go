@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -33,21 +34,26 @@ func (e *Engine) update(s *service, want spec.Service, actor string, rep Reporte
 		}
 	}
 
-	if !slices.Equal(old.Spec.Routes, want.Routes) {
-		e.sw.SetRoutes(s.name, want.Routes)
-		say("routes changed on the load balancer, in place")
+	if !slices.Equal(old.Spec.Routes, want.Routes) || !reflect.DeepEqual(old.Spec.Preview, want.Preview) || !reflect.DeepEqual(old.Spec.Sticky, want.Sticky) {
+		if err := e.sw.SetService(want); err != nil {
+			return state.Deployment{}, fmt.Errorf("service %q: %w", s.name, err)
+		}
+		say("routing changed on the load balancer, in place")
 	}
-	if old.Spec.HealthCheck != want.HealthCheck {
+	if old.Spec.HealthCheck != want.HealthCheck || old.Spec.Timeouts != want.Timeouts {
 		for _, g := range []*group{live, prev} {
 			if g == nil {
 				continue
 			}
 			for _, m := range g.members {
-				m.target.StopChecks()
-				e.startChecks(s.name, g, m, want.HealthCheck)
+				m.target.Update(want.Timeouts, want.HealthCheck.Consecutive5xx)
+				if old.Spec.HealthCheck != want.HealthCheck {
+					m.target.StopChecks()
+					e.startChecks(s.name, g, m, want.HealthCheck)
+				}
 			}
 		}
-		say("health checks changed on the running instances, in place")
+		say("health checks and timeouts changed on the running instances, in place")
 	}
 	var d state.Deployment
 	if live != nil && old.Spec.DesiredCount != want.DesiredCount {

@@ -78,11 +78,86 @@ func flatten(s spec.Service) []attr {
 	add("health_check.healthy_threshold", strconv.Itoa(h.HealthyThreshold), false)
 	add("health_check.unhealthy_threshold", strconv.Itoa(h.UnhealthyThreshold), false)
 	add("health_check.grace_period", quote(h.GracePeriod.String()), false)
+	add("health_check.consecutive_5xx", strconv.Itoa(h.Consecutive5xx), false)
 	d := s.Deploy
 	add("deploy.strategy", quote(string(d.Strategy)), false)
 	add("deploy.ready_timeout", quote(d.ReadyTimeout.String()), false)
 	add("deploy.drain_timeout", quote(d.DrainTimeout.String()), false)
 	add("deploy.keep_previous", quote(d.KeepPrevious.String()), false)
+	add("deploy.auto_promote", strconv.FormatBool(d.AutoPromote), false)
+	add("deploy.progress_deadline", quote(d.ProgressDeadline.String()), false)
+	add("deploy.hook_timeout", quote(d.HookTimeout.String()), false)
+	for _, h := range []struct {
+		name string
+		cmd  []string
+	}{{"before_switch", d.BeforeSwitch}, {"after_switch", d.AfterSwitch}, {"on_rollback", d.OnRollback}, {"after_bake", d.AfterBake}} {
+		if h.cmd != nil {
+			add("deploy."+h.name, joinQuoted(h.cmd), false)
+		}
+	}
+	for i, st := range d.Steps {
+		add(fmt.Sprintf("deploy.step[%d].weight", i), strconv.Itoa(st.Weight), false)
+		if st.Pause != nil {
+			add(fmt.Sprintf("deploy.step[%d].pause", i), quote(st.Pause.String()), false)
+		}
+	}
+	if a := d.Analysis; a != nil {
+		add("deploy.analysis.max_error_rate", strconv.FormatFloat(a.MaxErrorRate, 'g', -1, 64), false)
+		add("deploy.analysis.max_p99", quote(a.MaxP99.String()), false)
+		add("deploy.analysis.min_requests", strconv.Itoa(a.MinRequests), false)
+		add("deploy.analysis.interval", quote(a.Interval.String()), false)
+	}
+	if d.BatchSize != 0 {
+		add("deploy.batch_size", strconv.Itoa(d.BatchSize), false)
+	}
+	if !d.MaxUnavailable.IsZero() {
+		add("deploy.max_unavailable", quote(d.MaxUnavailable.String()), false)
+	}
+	if !d.MaxSurge.IsZero() {
+		add("deploy.max_surge", quote(d.MaxSurge.String()), false)
+	}
+	add("timeouts.connect", quote(s.Timeouts.Connect.String()), false)
+	add("timeouts.response_header", quote(s.Timeouts.ResponseHeader.String()), false)
+	if p := s.Preview; p != nil {
+		addSet := func(path, v string) {
+			if v != "" {
+				add(path, quote(v), false)
+			}
+		}
+		addSet("preview.header", p.Header)
+		addSet("preview.cookie", p.Cookie)
+		addSet("preview.listen", p.Listen)
+	}
+	if st := s.Sticky; st != nil {
+		add("sticky.cookie", quote(st.Cookie), false)
+		add("sticky.max_age", quote(st.MaxAge.String()), false)
+	}
+	add("maintenance.max_pause", quote(s.Maintenance.MaxPause.String()), false)
+	add("revision_history_limit", strconv.Itoa(s.RevisionHistoryLimit), false)
+	return out
+}
+
+// flattenLB lists a load balancer's attributes as flatten does a service's.
+func flattenLB(lb spec.LoadBalancer) []attr {
+	var out []attr
+	add := func(path, value string) { out = append(out, attr{path: path, value: value}) }
+	add("listen", quote(lb.Listen))
+	for i, c := range lb.TLS {
+		add(fmt.Sprintf("tls[%d].certificate", i), quote(c.Certificate))
+		add(fmt.Sprintf("tls[%d].key", i), quote(c.Key))
+	}
+	if lb.RedirectHTTP != "" {
+		add("redirect_http", quote(lb.RedirectHTTP))
+	}
+	add("h2c", strconv.FormatBool(lb.H2C))
+	add("access_log", strconv.FormatBool(lb.AccessLog))
+	if len(lb.TrustedProxies) > 0 {
+		add("trusted_proxies", joinQuoted(lb.TrustedProxies))
+	}
+	add("timeouts.read_header", quote(lb.Timeouts.ReadHeader.String()))
+	add("timeouts.idle", quote(lb.Timeouts.Idle.String()))
+	add("limits.request_body", quote(lb.Limits.RequestBody.String()))
+	add("limits.header", quote(lb.Limits.Header.String()))
 	return out
 }
 

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -163,27 +164,35 @@ func diffLoadBalancers(want, have []spec.LoadBalancer) []Change {
 		prev, existed := old[lb.Name]
 		delete(old, lb.Name)
 		c := Change{Type: "load_balancer", Name: lb.Name}
-		switch {
-		case !existed:
+		if !existed {
 			c.Action = Create
-			c.Attrs = []Attr{{Path: "listen", Action: Create, After: quote(lb.Listen)}}
+			for _, a := range flattenLB(lb) {
+				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Create, After: a.value})
+			}
 			c.Traffic = []string{"starts listening on " + lb.Listen}
-		case prev.Listen != lb.Listen:
-			c.Action = Update
-			c.Attrs = []Attr{{Path: "listen", Action: Update, Before: quote(prev.Listen), After: quote(lb.Listen)}}
-			c.Traffic = []string{fmt.Sprintf("moves from %s to %s; requests in flight on %s finish first", prev.Listen, lb.Listen, prev.Listen)}
-		default:
+			out = append(out, c)
 			continue
+		}
+		c.Attrs, c.Unchanged = diffAttrs(flattenLB(prev), flattenLB(lb))
+		if len(c.Attrs) == 0 {
+			continue
+		}
+		c.Action = Update
+		if prev.Listen != lb.Listen {
+			c.Traffic = append(c.Traffic, fmt.Sprintf("moves from %s to %s: the new address serves before the old one closes, whose requests in flight finish first", prev.Listen, lb.Listen))
+		} else {
+			c.Traffic = append(c.Traffic, "changes the listener in place: new connections get the new settings on the same socket, open ones finish")
 		}
 		out = append(out, c)
 	}
 	for _, lb := range have {
 		if _, gone := old[lb.Name]; gone {
-			out = append(out, Change{
-				Type: "load_balancer", Name: lb.Name, Action: Delete,
-				Attrs:   []Attr{{Path: "listen", Action: Delete, Before: quote(lb.Listen)}},
-				Traffic: []string{"stops listening on " + lb.Listen + " once requests in flight finish"},
-			})
+			c := Change{Type: "load_balancer", Name: lb.Name, Action: Delete,
+				Traffic: []string{"stops listening on " + lb.Listen + " once requests in flight finish"}}
+			for _, a := range flattenLB(lb) {
+				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Delete, Before: a.value})
+			}
+			out = append(out, c)
 		}
 	}
 	sortChanges(out)
@@ -261,13 +270,13 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 		c.Traffic = append(c.Traffic, fmt.Sprintf("scales revision %d from %d to %d: %s %s; no new revision",
 			cur.LiveRevision, old.DesiredCount, s.DesiredCount, verb, instances(n)))
 	}
-	if !slices.Equal(old.Routes, s.Routes) {
-		c.Traffic = append(c.Traffic, "changes routes on the load balancer in place, with no restart")
+	if !slices.Equal(old.Routes, s.Routes) || !reflect.DeepEqual(old.Preview, s.Preview) || !reflect.DeepEqual(old.Sticky, s.Sticky) {
+		c.Traffic = append(c.Traffic, "changes routing on the load balancer in place, with no restart")
 	}
-	if old.HealthCheck != s.HealthCheck && !templateChanged {
-		c.Traffic = append(c.Traffic, "changes health checks of the running instances in place")
+	if (old.HealthCheck != s.HealthCheck || old.Timeouts != s.Timeouts) && !templateChanged {
+		c.Traffic = append(c.Traffic, "changes health checks and timeouts of the running instances in place")
 	}
-	if old.Deploy != s.Deploy && !templateChanged {
+	if !reflect.DeepEqual(old.Deploy, s.Deploy) && !templateChanged {
 		c.Traffic = append(c.Traffic, "changes how the next deployment runs; nothing restarts")
 	}
 	return c, true

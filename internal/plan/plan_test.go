@@ -23,7 +23,13 @@ func web(version string) spec.Service {
 	return s
 }
 
-var public = spec.LoadBalancer{Name: "public", Listen: "127.0.0.1:8080"}
+var public = lbAt("public", "127.0.0.1:8080")
+
+func lbAt(name, listen string) spec.LoadBalancer {
+	lb := spec.NewLoadBalancer(name)
+	lb.Listen = listen
+	return lb
+}
 
 func live(s spec.Service, rev int) CurrentService {
 	return CurrentService{Spec: s, LiveRevision: rev, LiveSlot: spec.Green, NextRevision: rev + 1}
@@ -92,8 +98,8 @@ func TestDiff(t *testing.T) {
 		},
 		{
 			name:       "destroy_and_move",
-			desired:    spec.Desired{LoadBalancers: []spec.LoadBalancer{{Name: "public", Listen: "127.0.0.1:9090"}}},
-			current:    Current{LoadBalancers: []spec.LoadBalancer{public, {Name: "old", Listen: "127.0.0.1:8081"}}, Services: []CurrentService{live(web("1.0"), 3), {Spec: reporting, NextRevision: 1}}},
+			desired:    spec.Desired{LoadBalancers: []spec.LoadBalancer{lbAt("public", "127.0.0.1:9090")}},
+			current:    Current{LoadBalancers: []spec.LoadBalancer{public, lbAt("old", "127.0.0.1:8081")}, Services: []CurrentService{live(web("1.0"), 3), {Spec: reporting, NextRevision: 1}}},
 			wantCounts: [3]int{0, 1, 3},
 		},
 	}

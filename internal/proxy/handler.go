@@ -1,36 +1,133 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"time"
 )
 
-// handler returns the request path of one load balancer: match a route in
-// the current table, pick a healthy target of the service, forward.
-func (p *Proxy) handler(lb string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := p.table.Load().match(lb, hostOnly(r.Host), r.URL.Path)
-		if rt == nil {
-			plainError(w, http.StatusNotFound, "teal: no route for this host and path")
+// serve is the request path of every listener except the redirect: find
+// the service (by route, or the preview listener's own), wait at a pause,
+// pick a healthy target, forward, count, log.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
+	start := time.Now()
+	info := inspect(r, st.trusted)
+	w.Header().Set(RequestIDHeader, info.requestID)
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		if st.accessLog {
+			p.logAccess(r, rec, info, st, time.Since(start))
+		}
+	}()
+	if st.maxBody > 0 {
+		if r.ContentLength > st.maxBody {
+			plainError(rec, http.StatusRequestEntityTooLarge, "teal: the request body is larger than this load balancer accepts")
 			return
 		}
-		t := rt.backend.pick()
+		r.Body = http.MaxBytesReader(rec, r.Body, st.maxBody)
+	}
+	r = withInfo(r, info)
+
+	resumed := false
+	for {
+		b, ok := p.backendFor(rec, r, st)
+		if !ok {
+			return
+		}
+		if g := b.gate; g != nil && !resumed {
+			if !g.wait(rec, r) {
+				return
+			}
+			resumed = true // route again, on the table that resumed it
+			continue
+		}
+		preview := st.service != "" || b.wantsPreview(r)
+		t := b.pick(r, preview)
 		if t == nil {
-			plainError(w, http.StatusServiceUnavailable, "teal: no healthy instance of service "+rt.service)
+			plainError(rec, http.StatusServiceUnavailable, "teal: no healthy instance of service "+b.service)
 			return
 		}
-		defer t.release()
-		t.rp.ServeHTTP(w, r)
-	})
+		if preview {
+			rec.Header().Set("X-Teal-Slot", string(t.Slot))
+		}
+		if b.sticky != nil && len(b.slots) > 1 {
+			setSticky(rec, r, b, t, info)
+		}
+		info.backend = b
+		p.forward(rec, r, t)
+		return
+	}
 }
 
-// upstreamError answers a request whose instance failed: 504 when it did
-// not answer in time, 502 otherwise. A client that went away gets nothing.
+// backendFor finds the service a request goes to, or answers it.
+func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) (*backend, bool) {
+	t := p.table.Load()
+	if st.service != "" {
+		if b := t.services[st.service]; b != nil {
+			return b, true
+		}
+		plainError(w, http.StatusServiceUnavailable, "teal: service "+st.service+" is not deployed")
+		return nil, false
+	}
+	rt := t.match(st.lb, hostOnly(r.Host), r.URL.Path)
+	if rt == nil {
+		plainError(w, http.StatusNotFound, "teal: no route for this host and path")
+		return nil, false
+	}
+	return rt.backend, true
+}
+
+// forward sends r to t and counts what came of it. t was acquired by
+// pick; forward releases it.
+func (p *Proxy) forward(w *recorder, r *http.Request, t *Target) {
+	defer t.release()
+	info := infoOf(r)
+	info.target = t
+	start := time.Now()
+	t.rp.ServeHTTP(w, r)
+	status := w.status
+	if slices.Contains(info.failed, t) {
+		status = 0 // the instance gave no answer; teal did (502, 504) or a retry did
+	}
+	t.stats.observe(status, time.Since(start))
+}
+
+// upstreamError handles a request whose instance failed to answer. A
+// refused connection takes the instance out of rotation at once, and an
+// idempotent request with no body is tried once more, on another healthy
+// instance: nothing of it was sent, so a crashed instance costs no failed
+// request. Otherwise: 413 for a body over the limit, 504 for an instance
+// that did not answer in time, 502 for the rest. A client that went away
+// gets nothing.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	info := infoOf(r)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		plainError(w, http.StatusRequestEntityTooLarge, "teal: the request body is larger than this load balancer accepts")
+		return
+	}
+	if info != nil {
+		info.failed = append(info.failed, info.target)
+	}
 	if r.Context().Err() != nil {
 		return // the client cancelled; there is no one to answer
+	}
+	if info != nil && isDialError(err) {
+		failed := info.target
+		failed.takeOut("connection failed: " + err.Error())
+		if rec, ok := w.(*recorder); ok && !info.retried && idempotent(r) && info.backend != nil {
+			if other := info.backend.pickOther(failed); other != nil {
+				info.retried = true
+				p.log.Debug("retrying on another instance", "failed", failed.ID, "instance", other.ID, "err", err)
+				p.forward(rec, r, other)
+				return
+			}
+		}
 	}
 	var nerr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()) {
@@ -42,11 +139,85 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	plainError(w, http.StatusBadGateway, "teal: the instance failed to answer")
 }
 
+// setSticky gives a client that is not yet on a slot the cookie that
+// keeps it on the one it got.
+func setSticky(w http.ResponseWriter, r *http.Request, b *backend, t *Target, info *reqInfo) {
+	if c, err := r.Cookie(b.sticky.Cookie); err == nil && c.Value == string(t.Slot) {
+		return
+	}
+	ck := &http.Cookie{Name: b.sticky.Cookie, Value: string(t.Slot), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: info.proto == "https"}
+	if b.sticky.MaxAge > 0 {
+		ck.MaxAge = int(b.sticky.MaxAge.D().Seconds())
+	}
+	http.SetCookie(w, ck)
+}
+
+// recorder remembers what was answered, for the counters and the access
+// log. Unwrap lets http.ResponseController reach the real writer, which is
+// how ReverseProxy flushes streams and hijacks upgraded connections.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes over the connection for an upgrade (a WebSocket); the
+// answer was 101 Switching Protocols.
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
+}
+
+func (p *Proxy) logAccess(r *http.Request, w *recorder, info *reqInfo, st settings, d time.Duration) {
+	attrs := []any{
+		"load_balancer", st.lb,
+		"method", r.Method,
+		"host", r.Host,
+		"path", r.URL.Path,
+		"proto", r.Proto,
+		"status", w.status,
+		"bytes", w.bytes,
+		"duration_ms", float64(d.Microseconds()) / 1000,
+		"client", info.client,
+		"request_id", info.requestID,
+	}
+	if t := info.target; t != nil {
+		attrs = append(attrs, "service", t.Service, "slot", string(t.Slot), "instance", t.ID)
+	}
+	if info.retried {
+		attrs = append(attrs, "retried", true)
+	}
+	p.accessLog.Info("request", attrs...)
+}
+
 func plainError(w http.ResponseWriter, code int, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(msg)+1))
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(msg + "\n"))
 }

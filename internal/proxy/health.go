@@ -70,11 +70,22 @@ func (t *Target) StartChecks(hc spec.HealthCheck, started time.Time, notify func
 			if ctx.Err() != nil {
 				return
 			}
+			if pass {
+				t.stats.checksPassed.Add(1)
+			} else {
+				t.stats.checksFailed.Add(1)
+			}
+			if t.passively.Swap(false) {
+				// Real requests took it out: it must pass the checks
+				// healthy_threshold times in a row again.
+				state = checkState{health: Unhealthy}
+			}
 			t.mu.Lock()
 			t.lastResult = result
 			t.mu.Unlock()
 			if state.observe(pass, time.Since(started) < hc.GracePeriod.D(), hc) {
 				t.health.Store(int32(state.health))
+				t.stats.transitions.Add(1)
 				if notify != nil {
 					notify(t, state.health)
 				}
@@ -97,7 +108,7 @@ func (t *Target) probe(ctx context.Context, hc spec.HealthCheck) (bool, string) 
 		return false, err.Error()
 	}
 	req.Header.Set("User-Agent", "teal-health-check")
-	resp, err := t.checks.Do(req)
+	resp, err := t.p.checks.Do(req)
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {

@@ -1,19 +1,18 @@
-// Package proxy is teal's load balancer: HTTP listeners, routes, one pool
-// of targets per slot, active health checks and draining. Its routing table
-// is immutable and replaced atomically on every change, so the request path
-// reads it without a lock and a switch is visible to the next request.
+// Package proxy is teal's load balancer: HTTP/1.1 and HTTP/2 listeners
+// with TLS, routes, one pool of targets per slot with weights, preview and
+// sticky routing, active and passive health checks, draining, pause and
+// maintenance, metrics and access logs. Its routing table is immutable and
+// replaced atomically on every change, so the request path reads it
+// without a lock and a switch is seen by the very next request.
 package proxy
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,47 +25,57 @@ import (
 // service receives. A blue-green switch moves all 100 at once.
 type Weights map[spec.Slot]int
 
-// Timeouts on the way to an upstream instance.
-const (
-	upstreamDialTimeout   = 5 * time.Second
-	upstreamHeaderTimeout = 60 * time.Second
-	readHeaderTimeout     = 10 * time.Second
-	idleTimeout           = 120 * time.Second
-)
+// Options configure a Proxy.
+type Options struct {
+	Log *slog.Logger
+	// AccessLog receives one JSON line per request on load balancers with
+	// access_log = true; nil discards them.
+	AccessLog io.Writer
+	// OnPassive is told when real requests take a target out of rotation
+	// (a refused connection, a run of 5xx answers).
+	OnPassive func(t *Target, reason string)
+}
 
 // Proxy is the load balancer. The zero value is not usable; call New.
 type Proxy struct {
 	log       *slog.Logger
-	transport *http.Transport
+	errorLog  *log.Logger
+	accessLog *slog.Logger
 	checks    *http.Client
+	onPassive func(*Target, string)
 
 	table atomic.Pointer[table] // read by every request, without a lock
 
 	mu        sync.Mutex // serialises changes; each ends by storing a new table
-	listeners map[string]*listener
 	services  map[string]*serviceConfig
+	listeners map[string]*listener // by load balancer name
+	previews  map[string]*listener // by service name
+
+	tmu     sync.Mutex
+	targets map[*Target]struct{} // every target not yet closed, for metrics
 }
 
 // serviceConfig is what the proxy has been told about one service.
 type serviceConfig struct {
-	routes  []spec.Route
-	pools   map[spec.Slot][]*Target
-	weights Weights
+	svc       spec.Service
+	pools     map[spec.Slot][]*Target
+	weights   Weights
+	candidate spec.Slot // "" when no deployment has a candidate
+	gate      *gate     // pause or maintenance; nil when serving normally
 }
 
 // New returns a proxy with no listeners and no routes.
-func New(log *slog.Logger) *Proxy {
+func New(o Options) *Proxy {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.AccessLog == nil {
+		o.AccessLog = io.Discard
+	}
 	p := &Proxy{
-		log: log,
-		transport: &http.Transport{
-			Proxy:                 nil, // never send instance traffic through an HTTP proxy from the environment
-			DialContext:           (&net.Dialer{Timeout: upstreamDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: upstreamHeaderTimeout,
-			DisableCompression:    true, // pass bodies through as the instance wrote them
-		},
+		log:       o.Log,
+		errorLog:  slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
+		accessLog: slog.New(slog.NewJSONHandler(o.AccessLog, nil)),
 		checks: &http.Client{
 			// Each check opens a new connection, as an ALB's do, so that a
 			// listener that stopped accepting is noticed.
@@ -75,34 +84,50 @@ func New(log *slog.Logger) *Proxy {
 				return http.ErrUseLastResponse // a redirect is an answer, and counts as a pass
 			},
 		},
-		listeners: map[string]*listener{},
+		onPassive: o.OnPassive,
 		services:  map[string]*serviceConfig{},
+		listeners: map[string]*listener{},
+		previews:  map[string]*listener{},
+		targets:   map[*Target]struct{}{},
 	}
 	p.table.Store(&table{})
 	return p
 }
 
-// NewTarget returns a target for the instance at addr (host:port). It takes
-// no traffic until it is Healthy and in a pool with weight.
-func (p *Proxy) NewTarget(id, addr string) *Target {
-	u := &url.URL{Scheme: "http", Host: addr}
-	t := &Target{ID: id, Addr: addr, checks: p.checks}
-	t.rp = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Host = pr.In.Host // the instance sees the host the client asked for, as behind an ALB
-			pr.SetXForwarded()
-		},
-		Transport:    p.transport,
-		ErrorHandler: p.upstreamError,
-		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-	}
-	return t
+func (p *Proxy) track(t *Target) {
+	p.tmu.Lock()
+	p.targets[t] = struct{}{}
+	p.tmu.Unlock()
 }
 
-// SetRoutes sets the routes of a service; nil removes them.
-func (p *Proxy) SetRoutes(service string, routes []spec.Route) {
-	p.change(service, func(c *serviceConfig) { c.routes = slices.Clone(routes) })
+func (p *Proxy) untrack(t *Target) {
+	p.tmu.Lock()
+	delete(p.targets, t)
+	p.tmu.Unlock()
+}
+
+func (p *Proxy) tracked() []*Target {
+	p.tmu.Lock()
+	defer p.tmu.Unlock()
+	out := make([]*Target, 0, len(p.targets))
+	for t := range p.targets {
+		out = append(out, t)
+	}
+	return out
+}
+
+// SetService tells the proxy how to route to a service: its routes,
+// preview, sticky cookie and pause limit. A preview listener is started,
+// moved or stopped as the spec says; an address that cannot be bound is
+// returned as an error, and the rest still applies.
+func (p *Proxy) SetService(svc spec.Service) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.config(svc.Name)
+	c.svc = svc
+	c.svc.Routes = slices.Clone(svc.Routes)
+	p.publish()
+	return p.setPreviewListener(svc)
 }
 
 // SetPool makes targets the members of a service's slot.
@@ -116,33 +141,54 @@ func (p *Proxy) SetWeights(service string, w Weights) {
 	p.change(service, func(c *serviceConfig) { c.weights = maps.Clone(w) })
 }
 
-// RemoveService forgets everything about a service.
-func (p *Proxy) RemoveService(service string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.services, service)
-	p.publish()
+// SetCandidate names the slot that preview requests reach; "" when there
+// is no candidate, and they reach the live slot.
+func (p *Proxy) SetCandidate(service string, slot spec.Slot) {
+	p.change(service, func(c *serviceConfig) { c.candidate = slot })
 }
 
-func (p *Proxy) change(service string, f func(*serviceConfig)) {
+// RemoveService forgets everything about a service, and stops its preview
+// listener.
+func (p *Proxy) RemoveService(service string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	c := p.services[service]
+	delete(p.services, service)
+	p.publish()
+	l := p.previews[service]
+	delete(p.previews, service)
+	p.mu.Unlock()
+	if c != nil && c.gate != nil {
+		c.gate.open()
+	}
+	if l != nil {
+		l.shutdown(context.Background())
+	}
+}
+
+func (p *Proxy) config(service string) *serviceConfig {
 	c := p.services[service]
 	if c == nil {
 		c = &serviceConfig{pools: map[spec.Slot][]*Target{}}
 		p.services[service] = c
 	}
-	f(c)
+	return c
+}
+
+func (p *Proxy) change(service string, f func(*serviceConfig)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p.config(service))
 	p.publish()
 }
 
 // publish builds a new routing table from the configuration and makes it
 // the one requests see. It is called with p.mu held.
 func (p *Proxy) publish() {
-	t := &table{lbs: map[string][]*route{}}
+	t := &table{lbs: map[string][]*route{}, services: map[string]*backend{}}
 	for name, c := range p.services {
 		b := newBackend(name, c)
-		for _, r := range c.routes {
+		t.services[name] = b
+		for _, r := range c.svc.Routes {
 			t.lbs[r.LoadBalancer] = append(t.lbs[r.LoadBalancer], compileRoute(name, r, b))
 		}
 	}
@@ -155,7 +201,8 @@ func (p *Proxy) publish() {
 // table is one immutable routing table: the ordered routes of each load
 // balancer, each pointing at its service's pools.
 type table struct {
-	lbs map[string][]*route
+	lbs      map[string][]*route
+	services map[string]*backend // for preview listeners
 }
 
 func (t *table) match(lb, host, path string) *route {
@@ -169,9 +216,13 @@ func (t *table) match(lb, host, path string) *route {
 
 // backend is a service's pools as one table sees them.
 type backend struct {
-	service string
-	slots   []weightedPool // only the slots with weight, in a fixed order
-	next    atomic.Uint64  // spreads requests over slots by weight
+	service   string
+	slots     []weightedPool // only the slots with weight, in a fixed order
+	candidate *weightedPool  // the pool preview requests reach; nil without a candidate
+	next      atomic.Uint64  // spreads requests over slots by weight
+	preview   *spec.Preview
+	sticky    *spec.Sticky
+	gate      *gate
 }
 
 type weightedPool struct {
@@ -182,24 +233,63 @@ type weightedPool struct {
 }
 
 func newBackend(service string, c *serviceConfig) *backend {
-	b := &backend{service: service}
+	b := &backend{service: service, preview: c.svc.Preview, sticky: c.svc.Sticky, gate: c.gate}
 	for _, slot := range []spec.Slot{spec.Blue, spec.Green} {
 		if w := c.weights[slot]; w > 0 {
 			b.slots = append(b.slots, weightedPool{slot: slot, weight: w, targets: c.pools[slot], next: new(atomic.Uint64)})
 		}
 	}
+	if c.candidate != "" {
+		b.candidate = &weightedPool{slot: c.candidate, targets: c.pools[c.candidate], next: new(atomic.Uint64)}
+	}
 	return b
 }
 
+// wantsPreview reports whether r asks for the candidate by header or
+// cookie.
+func (b *backend) wantsPreview(r *http.Request) bool {
+	pv := b.preview
+	if pv == nil {
+		return false
+	}
+	if pv.Header != "" && r.Header.Get(pv.Header) == spec.PreviewValue {
+		return true
+	}
+	if pv.Cookie != "" {
+		if c, err := r.Cookie(pv.Cookie); err == nil && c.Value == spec.PreviewValue {
+			return true
+		}
+	}
+	return false
+}
+
 // pick chooses a healthy target and counts a request in flight to it; the
-// caller must release it. It returns nil when no slot with weight has a
-// healthy target.
-func (b *backend) pick() *Target {
+// caller must release it. It returns nil when no eligible slot has a
+// healthy target. A preview request goes to the candidate when there is
+// one; a request with a sticky cookie to the slot it names, while that
+// slot has weight.
+func (b *backend) pick(r *http.Request, preview bool) *Target {
+	if preview || b.wantsPreview(r) {
+		if b.candidate != nil {
+			return b.candidate.pick()
+		}
+	}
 	switch len(b.slots) {
 	case 0:
 		return nil
 	case 1:
 		return b.slots[0].pick()
+	}
+	if b.sticky != nil {
+		if c, err := r.Cookie(b.sticky.Cookie); err == nil {
+			for i := range b.slots {
+				if string(b.slots[i].slot) == c.Value {
+					if t := b.slots[i].pick(); t != nil {
+						return t
+					}
+				}
+			}
+		}
 	}
 	total := 0
 	for _, s := range b.slots {
@@ -242,107 +332,45 @@ func (w *weightedPool) pick() *Target {
 	return nil
 }
 
-// listener is one load balancer's HTTP server.
-type listener struct {
-	name   string
-	addr   string // as configured
-	bound  string // as bound: differs when the configured port is 0
-	server *http.Server
-	done   chan struct{}
-}
-
-// listenerDrain bounds how long a listener that is removed or moved waits
-// for the requests in flight on it.
-const listenerDrain = 30 * time.Second
-
-// SetLoadBalancers starts a listener for each load balancer that is new or
-// has moved, and stops, gracefully, those no longer wanted: they accept no
-// new connection and their requests in flight get up to 30 seconds. It
-// returns the addresses that cannot be bound; the others are still set.
-func (p *Proxy) SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) error {
-	want := map[string]spec.LoadBalancer{}
-	for _, lb := range lbs {
-		want[lb.Name] = lb
+// pickOther chooses a healthy target of the same slots other than not,
+// for a retry.
+func (b *backend) pickOther(not *Target) *Target {
+	pools := b.slots
+	if b.candidate != nil && not.Slot == b.candidate.slot {
+		pools = []weightedPool{*b.candidate}
 	}
-	p.mu.Lock()
-	var gone []*listener
-	for name, l := range p.listeners {
-		if lb, ok := want[name]; !ok || lb.Listen != l.addr {
-			gone = append(gone, l)
-			delete(p.listeners, name)
+	for _, s := range pools {
+		for range len(s.targets) {
+			t := s.pick()
+			if t == nil {
+				break
+			}
+			if t != not {
+				return t
+			}
+			t.release()
 		}
 	}
-	p.mu.Unlock()
-	// Outside the lock: a slow request on a listener that goes must not
-	// hold up a switch on another.
-	drainCtx, cancel := context.WithTimeout(ctx, listenerDrain)
-	defer cancel()
-	shutdownAll(drainCtx, gone)
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
-	for _, lb := range lbs {
-		if _, ok := p.listeners[lb.Name]; ok {
-			continue
-		}
-		l, err := p.listen(lb)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		p.listeners[lb.Name] = l
-	}
-	return errors.Join(errs...)
-}
-
-func (p *Proxy) listen(lb spec.LoadBalancer) (*listener, error) {
-	ln, err := net.Listen("tcp", lb.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("load balancer %q: %w", lb.Name, err)
-	}
-	l := &listener{name: lb.Name, addr: lb.Listen, bound: ln.Addr().String(), done: make(chan struct{})}
-	l.server = &http.Server{
-		Handler:           p.handler(lb.Name),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-	}
-	go func() {
-		defer close(l.done)
-		if err := l.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("load balancer stopped", "load_balancer", lb.Name, "err", err)
-		}
-	}()
-	p.log.Info("load balancer listening", "load_balancer", lb.Name, "addr", ln.Addr().String())
-	return l, nil
-}
-
-// Addr returns the address a load balancer listens on, or "".
-func (p *Proxy) Addr(lb string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if l := p.listeners[lb]; l != nil {
-		return l.bound
-	}
-	return ""
-}
-
-func (l *listener) shutdown(ctx context.Context) {
-	if err := l.server.Shutdown(ctx); err != nil {
-		l.server.Close()
-	}
-	<-l.done
+	return nil
 }
 
 // Shutdown stops every listener: no new connections are accepted, and
-// requests in flight finish until ctx is done.
+// requests in flight finish until ctx is done. Paused requests are let go.
 func (p *Proxy) Shutdown(ctx context.Context) {
 	p.mu.Lock()
-	gone := make([]*listener, 0, len(p.listeners))
+	var gone []*listener
 	for name, l := range p.listeners {
 		gone = append(gone, l)
 		delete(p.listeners, name)
+	}
+	for name, l := range p.previews {
+		gone = append(gone, l)
+		delete(p.previews, name)
+	}
+	for _, c := range p.services {
+		if c.gate != nil {
+			c.gate.open()
+		}
 	}
 	p.mu.Unlock()
 	shutdownAll(ctx, gone)
@@ -361,3 +389,7 @@ func shutdownAll(ctx context.Context, ls []*listener) {
 	}
 	wg.Wait()
 }
+
+// listenerDrain bounds how long a listener that is removed, moved or
+// replaced waits for the requests in flight on it.
+const listenerDrain = 30 * time.Second

@@ -22,17 +22,39 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // route to service "web".
 func lb(t *testing.T) (*Proxy, string) {
 	t.Helper()
-	p := New(discard())
-	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{{Name: "public", Listen: "127.0.0.1:0"}}); err != nil {
+	p := New(Options{Log: discard()})
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{testLB("public")}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
-	p.SetRoutes("web", []spec.Route{{LoadBalancer: "public", Path: "/*"}})
+	p.SetService(service("web", spec.Route{LoadBalancer: "public", Path: "/*"}))
 	return p, "http://" + p.Addr("public")
 }
 
-// upstream is a real HTTP server that answers with its name.
-func upstream(t *testing.T, name string) *httptest.Server {
+// testLB is a load balancer with the defaults, on a free port.
+func testLB(name string) spec.LoadBalancer {
+	lb := spec.NewLoadBalancer(name)
+	lb.Listen = "127.0.0.1:0"
+	return lb
+}
+
+// service is a service with the defaults and the given routes.
+func service(name string, routes ...spec.Route) spec.Service {
+	s := spec.NewService(name)
+	s.Routes = routes
+	return s
+}
+
+// target makes a target of service web in slot blue for s.
+func target(p *Proxy, id string, s *httptest.Server, slot spec.Slot) *Target {
+	return p.NewTarget(TargetOptions{
+		ID: id, Addr: strings.TrimPrefix(s.URL, "http://"), Service: "web", Slot: slot,
+		Timeouts: spec.NewService("web").Timeouts, Consecutive5xx: spec.DefaultConsecutive5xx,
+	})
+}
+
+// backendServer is a real HTTP server that answers with its name.
+func backendServer(t *testing.T, name string) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
@@ -47,7 +69,11 @@ func upstream(t *testing.T, name string) *httptest.Server {
 // healthyTarget returns a target for s whose active checks have passed.
 func healthyTarget(t *testing.T, p *Proxy, id string, s *httptest.Server) *Target {
 	t.Helper()
-	tg := p.NewTarget(id, strings.TrimPrefix(s.URL, "http://"))
+	slot := spec.Blue
+	if strings.HasPrefix(id, "green") || strings.HasPrefix(id, "g") {
+		slot = spec.Green
+	}
+	tg := target(p, id, s, slot)
 	became := make(chan Health, 4)
 	tg.StartChecks(spec.HealthCheck{Path: "/", Interval: spec.Duration(10 * time.Millisecond), Timeout: spec.Duration(time.Second), HealthyThreshold: 2, UnhealthyThreshold: 2}, time.Now(), func(_ *Target, h Health) { became <- h })
 	t.Cleanup(tg.StopChecks)
@@ -78,8 +104,8 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 func blueGreen(t *testing.T) (p *Proxy, url string, blue, green *Target) {
 	t.Helper()
 	p, url = lb(t)
-	blue = healthyTarget(t, p, "blue-1", upstream(t, "blue"))
-	green = healthyTarget(t, p, "green-1", upstream(t, "green"))
+	blue = healthyTarget(t, p, "blue-1", backendServer(t, "blue"))
+	green = healthyTarget(t, p, "green-1", backendServer(t, "green"))
 	p.SetPool("web", spec.Blue, []*Target{blue})
 	p.SetPool("web", spec.Green, []*Target{green})
 	p.SetWeights("web", Weights{spec.Blue: 100})
@@ -146,14 +172,14 @@ func TestErrors(t *testing.T) {
 		t.Errorf("no pool: %d %q", code, body)
 	}
 
-	unhealthy := p.NewTarget("sick", "127.0.0.1:1")
+	unhealthy := p.NewTarget(TargetOptions{ID: "sick", Addr: "127.0.0.1:1", Service: "web", Slot: spec.Blue, Timeouts: spec.NewService("web").Timeouts})
 	p.SetPool("web", spec.Blue, []*Target{unhealthy})
 	p.SetWeights("web", Weights{spec.Blue: 100})
 	if code, _ := get(t, http.DefaultClient, url+"/"); code != http.StatusServiceUnavailable {
 		t.Errorf("only an unknown-health target: %d, want 503", code)
 	}
 
-	gone := upstream(t, "gone")
+	gone := backendServer(t, "gone")
 	dead := healthyTarget(t, p, "dead", gone)
 	dead.StopChecks()
 	gone.Close()
@@ -162,14 +188,14 @@ func TestErrors(t *testing.T) {
 		t.Errorf("refused upstream: %d %q, want 502 with a short plain body", code, body)
 	}
 
-	p.transport.ResponseHeaderTimeout = 50 * time.Millisecond
-	slow := healthyTarget(t, p, "slow", upstream(t, "slow"))
+	slow := healthyTarget(t, p, "slow", backendServer(t, "slow"))
+	slow.Update(spec.UpstreamTimeouts{Connect: spec.Duration(time.Second), ResponseHeader: spec.Duration(50 * time.Millisecond)}, 0)
 	p.SetPool("web", spec.Blue, []*Target{slow})
 	if code, _ := get(t, http.DefaultClient, url+"/?sleep=500ms"); code != http.StatusGatewayTimeout {
 		t.Errorf("slow upstream: %d, want 504", code)
 	}
 
-	p.SetRoutes("web", []spec.Route{{LoadBalancer: "public", Path: "/api/*"}})
+	p.SetService(service("web", spec.Route{LoadBalancer: "public", Path: "/api/*"}))
 	if code, _ := get(t, http.DefaultClient, url+"/other"); code != http.StatusNotFound {
 		t.Errorf("no route: %d, want 404", code)
 	}
@@ -177,7 +203,7 @@ func TestErrors(t *testing.T) {
 
 func TestForwardedHeaders(t *testing.T) {
 	p, url := lb(t)
-	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", upstream(t, "blue"))})
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", backendServer(t, "blue"))})
 	p.SetWeights("web", Weights{spec.Blue: 100})
 	req, _ := http.NewRequest("GET", url+"/", nil)
 	req.Host = "shop.example.com"
@@ -195,9 +221,9 @@ func TestForwardedHeaders(t *testing.T) {
 
 func TestWeightsAndRoundRobin(t *testing.T) {
 	p, url := lb(t)
-	b1 := healthyTarget(t, p, "b1", upstream(t, "b1"))
-	b2 := healthyTarget(t, p, "b2", upstream(t, "b2"))
-	g1 := healthyTarget(t, p, "g1", upstream(t, "g1"))
+	b1 := healthyTarget(t, p, "b1", backendServer(t, "b1"))
+	b2 := healthyTarget(t, p, "b2", backendServer(t, "b2"))
+	g1 := healthyTarget(t, p, "g1", backendServer(t, "g1"))
 	p.SetPool("web", spec.Blue, []*Target{b1, b2})
 	p.SetPool("web", spec.Green, []*Target{g1})
 	p.SetWeights("web", Weights{spec.Blue: 80, spec.Green: 20})
@@ -213,8 +239,8 @@ func TestWeightsAndRoundRobin(t *testing.T) {
 
 func TestClosedTargetTakesNoNewRequests(t *testing.T) {
 	p, url := lb(t)
-	a := healthyTarget(t, p, "a", upstream(t, "a"))
-	b := healthyTarget(t, p, "b", upstream(t, "b"))
+	a := healthyTarget(t, p, "a", backendServer(t, "a"))
+	b := healthyTarget(t, p, "b", backendServer(t, "b"))
 	p.SetPool("web", spec.Blue, []*Target{a, b})
 	p.SetWeights("web", Weights{spec.Blue: 100})
 	var wg sync.WaitGroup
@@ -241,8 +267,8 @@ func TestClosedTargetTakesNoNewRequests(t *testing.T) {
 	if !<-closed {
 		t.Error("Close did not wait for the request in flight")
 	}
-	if busy.Served() != before {
-		t.Errorf("a closed target was given %d new requests", busy.Served()-before)
+	if n := busy.Served() - before; n != 1 {
+		t.Errorf("a closed target answered %d requests after it was closed, want only the 1 in flight", n)
 	}
 	wg.Wait()
 }
@@ -253,7 +279,7 @@ var dialer = &net.Dialer{}
 // address serves at once.
 func TestMoveListener(t *testing.T) {
 	p, oldURL := lb(t)
-	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", upstream(t, "blue"))})
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", backendServer(t, "blue"))})
 	p.SetWeights("web", Weights{spec.Blue: 100})
 	slow := make(chan int)
 	go func() {
@@ -264,7 +290,9 @@ func TestMoveListener(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	newAddr := ln.Addr().String()
 	ln.Close()
-	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{{Name: "public", Listen: newAddr}}); err != nil {
+	moved := testLB("public")
+	moved.Listen = newAddr
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{moved}); err != nil {
 		t.Fatal(err)
 	}
 	if code := <-slow; code != 200 {
@@ -276,7 +304,9 @@ func TestMoveListener(t *testing.T) {
 	if _, err := http.Get(oldURL + "/"); err == nil {
 		t.Error("the old address still answers")
 	}
-	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{{Name: "public", Listen: newAddr}, {Name: "clash", Listen: newAddr}}); err == nil || !strings.Contains(err.Error(), `load balancer "clash"`) {
+	clash := testLB("clash")
+	clash.Listen = newAddr
+	if err := p.SetLoadBalancers(context.Background(), []spec.LoadBalancer{moved, clash}); err == nil || !strings.Contains(err.Error(), `load balancer "clash"`) {
 		t.Errorf("a second listener on a taken address: %v", err)
 	}
 }

@@ -91,11 +91,11 @@ func TestRouteOrder(t *testing.T) {
 }
 
 func TestTableMatch(t *testing.T) {
-	p := New(discard())
-	p.SetRoutes("web", []spec.Route{{LoadBalancer: "public", Path: "/*"}})
-	p.SetRoutes("reporting", []spec.Route{{LoadBalancer: "public", Path: "/reporting*"}})
-	p.SetRoutes("admin", []spec.Route{{LoadBalancer: "public", Host: "admin.example.com", Path: "/*", Priority: 5}})
-	p.SetRoutes("internal", []spec.Route{{LoadBalancer: "internal", Path: "/*"}})
+	p := New(Options{Log: discard()})
+	p.SetService(service("web", spec.Route{LoadBalancer: "public", Path: "/*"}))
+	p.SetService(service("reporting", spec.Route{LoadBalancer: "public", Path: "/reporting*"}))
+	p.SetService(service("admin", spec.Route{LoadBalancer: "public", Host: "admin.example.com", Path: "/*", Priority: 5}))
+	p.SetService(service("internal", spec.Route{LoadBalancer: "internal", Path: "/*"}))
 	tests := []struct{ lb, host, path, want string }{
 		{"public", "example.com", "/", "web"},
 		{"public", "example.com", "/reporting/q1", "reporting"},

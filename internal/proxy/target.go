@@ -4,12 +4,16 @@ import (
 	"context"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/teal-deploy/teal/internal/spec"
 )
 
-// Health is what the active checks last concluded about a target.
+// Health is what the checks last concluded about a target.
 type Health int32
 
 // The health states of a target. A target starts Unknown and takes no
@@ -31,25 +35,115 @@ func (h Health) String() string {
 	}
 }
 
-// Target is one instance as the load balancer sees it: an address, its
-// health, and the requests in flight to it. A target is created by
-// Proxy.NewTarget and receives traffic only while it is Healthy and in a
-// pool that its service's weights send requests to.
-type Target struct {
-	ID   string
-	Addr string // host:port on loopback
+// TargetOptions describe the instance a target stands for.
+type TargetOptions struct {
+	ID       string
+	Addr     string // host:port on loopback
+	Service  string
+	Revision int
+	Slot     spec.Slot
+	Timeouts spec.UpstreamTimeouts
+	// Consecutive5xx takes the target out of rotation after this many 5xx
+	// answers in a row; 0 never does.
+	Consecutive5xx int
+}
 
+// Target is one instance as the load balancer sees it: an address, its
+// health, the requests in flight to it and what they got. A target is
+// made by Proxy.NewTarget and receives traffic only while it is Healthy
+// and in a pool that its service's weights (or a preview) send requests to.
+type Target struct {
+	ID       string
+	Addr     string
+	Service  string
+	Revision int
+	Slot     spec.Slot
+
+	p        *Proxy
 	rp       *httputil.ReverseProxy
-	checks   *http.Client
+	up       atomic.Pointer[upstream]
 	health   atomic.Int32
 	inflight atomic.Int64
 	closed   atomic.Bool
-	served   atomic.Uint64
+	stats    stats
+
+	max5xx    atomic.Int64
+	run5xx    atomic.Int64 // 5xx answers in a row
+	passively atomic.Bool  // taken out by real requests; the checks must start over
 
 	mu         sync.Mutex
-	lastResult string    // the last health check's outcome, for reasons shown to people
+	lastResult string    // the last check's outcome, for reasons shown to people
 	stopChecks func()    // ends the health-check loop
 	checksDone chan bool // closed when the loop has ended
+}
+
+// NewTarget returns a target for an instance. It takes no traffic until it
+// is Healthy and in a pool with weight.
+func (p *Proxy) NewTarget(o TargetOptions) *Target {
+	t := &Target{ID: o.ID, Addr: o.Addr, Service: o.Service, Revision: o.Revision, Slot: o.Slot, p: p}
+	t.up.Store(newUpstream(o.Timeouts))
+	t.max5xx.Store(int64(o.Consecutive5xx))
+	u := &url.URL{Scheme: "http", Host: o.Addr}
+	t.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host // the instance sees the host the client asked for, as behind an ALB
+			setForwarded(pr)
+		},
+		Transport:      roundTripper{t},
+		ModifyResponse: t.answered,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       p.errorLog,
+	}
+	p.track(t)
+	return t
+}
+
+// roundTripper sends through the target's current upstream, which may be
+// replaced when the service's timeouts change.
+type roundTripper struct{ t *Target }
+
+func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	return rt.t.up.Load().transport.RoundTrip(r)
+}
+
+// Update applies changed settings of the service to the target: timeouts
+// (a new connection pool; the old one's idle connections close) and the
+// passive-health threshold.
+func (t *Target) Update(timeouts spec.UpstreamTimeouts, consecutive5xx int) {
+	t.max5xx.Store(int64(consecutive5xx))
+	old := t.up.Swap(newUpstream(timeouts))
+	old.transport.CloseIdleConnections()
+}
+
+// answered is called with each response from the instance: a run of 5xx
+// answers takes the target out of rotation (passive health).
+func (t *Target) answered(resp *http.Response) error {
+	if resp.StatusCode < 500 {
+		t.run5xx.Store(0)
+		return nil
+	}
+	if max := t.max5xx.Load(); max > 0 && t.run5xx.Add(1) >= max {
+		t.takeOut("passive health: " + resp.Status + " to " + strconv.FormatInt(max, 10) + " requests in a row")
+	}
+	return nil
+}
+
+// takeOut removes t from rotation because real requests failed; the active
+// checks must pass healthy_threshold times again to bring it back.
+func (t *Target) takeOut(reason string) {
+	if t.health.Swap(int32(Unhealthy)) == int32(Unhealthy) {
+		return
+	}
+	t.passively.Store(true)
+	t.run5xx.Store(0)
+	t.stats.transitions.Add(1)
+	t.mu.Lock()
+	t.lastResult = reason
+	t.mu.Unlock()
+	if t.p.onPassive != nil {
+		t.p.onPassive(t, reason)
+	}
 }
 
 // Health returns the target's current health.
@@ -58,11 +152,14 @@ func (t *Target) Health() Health { return Health(t.health.Load()) }
 // InFlight returns the number of requests being forwarded to the target.
 func (t *Target) InFlight() int64 { return t.inflight.Load() }
 
-// Served returns the number of requests the target has been given.
-func (t *Target) Served() uint64 { return t.served.Load() }
+// Served returns the number of requests the target has answered or failed.
+func (t *Target) Served() uint64 { return t.stats.snapshot().Requests }
+
+// Stats returns what has been counted of the target's requests.
+func (t *Target) Stats() Snapshot { return t.stats.snapshot() }
 
 // LastResult returns the outcome of the last health check, like
-// "200 OK" or "dial tcp 127.0.0.1:4000: connect: connection refused".
+// "GET /health: 200 OK" or "connect: connection refused".
 func (t *Target) LastResult() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -79,7 +176,6 @@ func (t *Target) acquire() bool {
 		t.release()
 		return false
 	}
-	t.served.Add(1)
 	return true
 }
 
@@ -109,13 +205,22 @@ func (t *Target) Drain(ctx context.Context, timeout time.Duration) bool {
 	return true
 }
 
-// Close stops new requests reaching t and its health checks, then waits
-// like Drain for the requests already in flight. After Close the target
-// can be stopped.
+// CloseConnections closes every connection to the instance, ending the
+// requests still in flight on them and any WebSocket or other upgraded
+// connection tunnelled through them; it returns how many were open. It
+// is what a drain does when drain_timeout runs out.
+func (t *Target) CloseConnections() int { return t.up.Load().closeAll() }
+
+// Close stops new requests reaching t and its health checks, waits like
+// Drain for the requests in flight, then closes what is left open. After
+// Close the instance can be stopped; the target is forgotten.
 func (t *Target) Close(ctx context.Context, timeout time.Duration) bool {
 	t.closed.Store(true)
 	t.StopChecks()
-	return t.Drain(ctx, timeout)
+	idle := t.Drain(ctx, timeout)
+	t.CloseConnections()
+	t.p.untrack(t)
+	return idle
 }
 
 // Assume sets t's health before its checks have said anything: a server

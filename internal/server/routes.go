@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/teal-deploy/teal/internal/api"
 	"github.com/teal-deploy/teal/internal/engine"
@@ -28,8 +31,22 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/status", handler(s.status))
 	mux.Handle("GET /v1/services/{name}/history", handler(s.history))
 	mux.Handle("POST /v1/services/{name}/rollback", handler(s.rollback))
+	mux.Handle("POST /v1/services/{name}/pause", handler(s.pause))
+	mux.Handle("POST /v1/services/{name}/maintenance", handler(s.maintenance))
+	mux.Handle("POST /v1/services/{name}/resume", handler(s.resume))
 	mux.Handle("GET /v1/events", handler(s.events))
 	return s.authenticate(mux)
+}
+
+// adminRoutes lists what the admin listener serves: metrics for
+// Prometheus. It holds no secret and changes nothing.
+func (s *Server) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "teal admin listener: /metrics")
+	})
+	return mux
 }
 
 // authenticate requires the token on a TCP listener. The unix socket is
@@ -239,6 +256,45 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.HistoryResponse{Revisions: revs, Deployments: ds})
+	return nil
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) error {
+	var req api.PauseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.engine.Pause(r.PathValue("name"), req.Max.D(), actor(r)); err != nil {
+		return err
+	}
+	return s.statusOf(w, r.PathValue("name"))
+}
+
+func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
+	var req api.MaintenanceRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.engine.Maintenance(r.PathValue("name"), req.Message, actor(r)); err != nil {
+		return err
+	}
+	return s.statusOf(w, r.PathValue("name"))
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) error {
+	if err := s.engine.Resume(r.PathValue("name"), actor(r)); err != nil {
+		return err
+	}
+	return s.statusOf(w, r.PathValue("name"))
+}
+
+// statusOf answers with one service's status, as the gate operations do.
+func (s *Server) statusOf(w http.ResponseWriter, name string) error {
+	st, err := s.engine.Status(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st[0])
 	return nil
 }
 

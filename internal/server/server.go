@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
@@ -46,6 +50,12 @@ type Config struct {
 	// $DOCKER_HOST, else unix:///var/run/docker.sock. An engine that does
 	// not answer fails the deployments of container services only.
 	DockerHost string
+	// Admin, when set, is where /metrics (Prometheus) is served, like
+	// "127.0.0.1:7070".
+	Admin string
+	// AccessLog receives the JSON access log of load balancers that ask
+	// for one; nil discards it.
+	AccessLog io.Writer
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
@@ -54,18 +64,21 @@ type Config struct {
 
 // Server is a running teal server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *state.Store
-	proxy  *proxy.Proxy
-	engine *engine.Engine
+	cfg     Config
+	log     *slog.Logger
+	store   *state.Store
+	proxy   *proxy.Proxy
+	engine  *engine.Engine
+	api     *http.Server
+	apiLn   net.Listener
+	admin   *http.Server
+	adminLn net.Listener
+	metrics *prometheus.Registry
+	token   string // required on TCP; empty on the unix socket
+	socket  string // path to remove on shutdown
 	// containers is the container driver; it does not connect until a
 	// container service needs it.
 	containers *container.Driver
-	api        *http.Server
-	apiLn      net.Listener
-	token      string // required on TCP; empty on the unix socket
-	socket     string // path to remove on shutdown
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -101,25 +114,25 @@ func New(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	px := proxy.New(cfg.Log)
-	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Log,
-		store:      store,
-		proxy:      px,
-		containers: containers,
-		engine: engine.New(engine.Config{
-			Store: store,
-			Driver: &runtime.ByKind{
-				Process:   &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
-				Container: containers,
-			},
-			Builder: containers,
-			Switch:  px,
-			Log:     cfg.Log,
-		}),
-	}
-	return s, nil
+	var eng *engine.Engine
+	px := proxy.New(proxy.Options{
+		Log:       cfg.Log,
+		AccessLog: cfg.AccessLog,
+		OnPassive: func(t *proxy.Target, reason string) { eng.TargetFailed(t, reason) },
+	})
+	eng = engine.New(engine.Config{
+		Store: store,
+		Driver: &runtime.ByKind{
+			Process:   &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
+			Container: containers,
+		},
+		Builder: containers,
+		Switch:  px,
+		Log:     cfg.Log,
+	})
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(px.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Server{cfg: cfg, log: cfg.Log, store: store, proxy: px, engine: eng, metrics: registry, containers: containers}, nil
 }
 
 // Engine returns the server's engine, for `teal up`, which applies in
@@ -135,6 +148,14 @@ func (s *Server) APIAddr() string {
 		return "unix://" + s.socket
 	}
 	return "http://" + s.apiLn.Addr().String()
+}
+
+// AdminAddr returns where /metrics is served, or "".
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
 }
 
 // Start takes over what the state records (listeners, instances) and
@@ -156,6 +177,20 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("API stopped", "err", err)
 		}
 	}()
+	if s.cfg.Admin != "" {
+		aln, err := net.Listen("tcp", s.cfg.Admin)
+		if err != nil {
+			s.Shutdown(ctx)
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		s.adminLn = aln
+		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin listener stopped", "err", err)
+			}
+		}()
+	}
 	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.containers.Host())
 	return nil
 }
@@ -223,6 +258,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 		apiCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_ = s.api.Shutdown(apiCtx) // streams of applies in flight end with the engine below
 		cancel()
+	}
+	if s.admin != nil {
+		s.admin.Close()
 	}
 	s.closeAll(ctx)
 }

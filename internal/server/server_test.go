@@ -145,3 +145,18 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("content %q, %d files (temporary files left behind?)", b, len(entries))
 	}
 }
+
+// The admin listener serves Prometheus metrics, the load balancer's and
+// the Go runtime's.
+func TestAdminMetrics(t *testing.T) {
+	s := startServer(t, Config{Admin: "127.0.0.1:0"})
+	resp, err := http.Get("http://" + s.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "go_goroutines") || !strings.Contains(string(b), "process_open_fds") {
+		t.Errorf("/metrics: %d\n%.500s", resp.StatusCode, b)
+	}
+}

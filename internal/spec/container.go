@@ -2,11 +2,9 @@ package spec
 
 import (
 	"fmt"
-	"math"
 	"path"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -64,83 +62,6 @@ const (
 	MinMemory = ByteSize(6 << 20)
 	MaxCPUs   = 1024
 )
-
-// ByteSize is a number of bytes that reads and writes as text with a
-// unit, like "512MiB" or "1GiB", the way it is written in configuration.
-type ByteSize int64
-
-var byteUnits = []struct {
-	names []string // lower case
-	size  int64
-}{
-	{[]string{"b"}, 1},
-	{[]string{"kib", "ki"}, 1 << 10},
-	{[]string{"mib", "mi"}, 1 << 20},
-	{[]string{"gib", "gi"}, 1 << 30},
-	{[]string{"tib", "ti"}, 1 << 40},
-	{[]string{"kb"}, 1e3},
-	{[]string{"mb"}, 1e6},
-	{[]string{"gb"}, 1e9},
-	{[]string{"tb"}, 1e12},
-}
-
-// ParseByteSize reads a size written as a whole or decimal number and a
-// unit: B, KiB, MiB, GiB, TiB (powers of 1024; also written Ki, Mi …) or
-// KB, MB, GB, TB (powers of 1000). The unit is required, in any case;
-// Docker's one-letter units ("512m") are refused, since "m" means a power
-// of 1024 to Docker and of 1000 (or a thousandth) elsewhere.
-func ParseByteSize(s string) (ByteSize, error) {
-	bad := fmt.Errorf("%q is not a size; expected a number with a unit, like \"512MiB\", \"1GiB\" or \"256MB\"", s)
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i <= 0 {
-		return 0, bad
-	}
-	n, err := strconv.ParseFloat(t[:i], 64)
-	if err != nil {
-		return 0, bad
-	}
-	unit := strings.ToLower(strings.TrimSpace(t[i:]))
-	for _, u := range byteUnits {
-		for _, name := range u.names {
-			if unit != name {
-				continue
-			}
-			v := n * float64(u.size)
-			if v > math.MaxInt64/2 {
-				return 0, fmt.Errorf("%q is too large", s)
-			}
-			return ByteSize(math.Round(v)), nil
-		}
-	}
-	return 0, bad
-}
-
-// String writes b in the largest binary unit that holds it exactly.
-func (b ByteSize) String() string {
-	for _, u := range []struct {
-		name string
-		size ByteSize
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if b != 0 && b%u.size == 0 {
-			return strconv.FormatInt(int64(b/u.size), 10) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(b), 10) + "B"
-}
-
-// MarshalText writes b as a size string.
-func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
-
-// UnmarshalText reads a size string.
-func (b *ByteSize) UnmarshalText(text []byte) error {
-	v, err := ParseByteSize(string(text))
-	if err != nil {
-		return err
-	}
-	*b = v
-	return nil
-}
 
 var (
 	volumeNamePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)

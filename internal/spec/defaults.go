@@ -20,6 +20,25 @@ const (
 	DefaultPull       = PullMissing
 	DefaultDockerfile = "Dockerfile"
 
+	DefaultConsecutive5xx = 5
+
+	DefaultReadHeaderTimeout = Duration(10 * time.Second)
+	DefaultIdleTimeout       = Duration(60 * time.Second)
+	DefaultMaxRequestBody    = ByteSize(64 << 20)
+	DefaultMaxHeader         = ByteSize(64 << 10)
+
+	DefaultConnectTimeout        = Duration(5 * time.Second)
+	DefaultResponseHeaderTimeout = Duration(60 * time.Second)
+	DefaultPreviewHeader         = "X-Teal-Slot"
+	DefaultMaxPause              = Duration(30 * time.Second)
+
+	DefaultProgressDeadline     = Duration(10 * time.Minute)
+	DefaultHookTimeout          = Duration(5 * time.Minute)
+	DefaultAnalysisInterval     = Duration(5 * time.Second)
+	DefaultMinRequests          = 100
+	DefaultMaxErrorRate         = 0.01
+	DefaultRevisionHistoryLimit = 10
+
 	DefaultStrategy     = BlueGreen
 	DefaultReadyTimeout = Duration(2 * time.Minute)
 	DefaultDrainTimeout = Duration(30 * time.Second)
@@ -28,7 +47,12 @@ const (
 
 // NewLoadBalancer returns a load balancer with every default filled in.
 func NewLoadBalancer(name string) LoadBalancer {
-	return LoadBalancer{Name: name, Listen: DefaultListen}
+	return LoadBalancer{
+		Name:     name,
+		Listen:   DefaultListen,
+		Timeouts: ListenerTimeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout},
+		Limits:   Limits{RequestBody: DefaultMaxRequestBody, Header: DefaultMaxHeader},
+	}
 }
 
 // NewService returns a service with every default filled in; the
@@ -44,13 +68,21 @@ func NewService(name string) Service {
 			HealthyThreshold:   DefaultHealthyThreshold,
 			UnhealthyThreshold: DefaultUnhealthyThreshold,
 			GracePeriod:        DefaultGracePeriod,
+			Consecutive5xx:     DefaultConsecutive5xx,
 		},
+		Timeouts:    UpstreamTimeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout},
+		Maintenance: Maintenance{MaxPause: DefaultMaxPause},
 		Deploy: Deploy{
 			Strategy:     DefaultStrategy,
 			ReadyTimeout: DefaultReadyTimeout,
 			DrainTimeout: DefaultDrainTimeout,
 			KeepPrevious: DefaultKeepPrevious,
+
+			AutoPromote:      true,
+			ProgressDeadline: DefaultProgressDeadline,
+			HookTimeout:      DefaultHookTimeout,
 		},
+		RevisionHistoryLimit: DefaultRevisionHistoryLimit,
 	}
 }
 
@@ -69,4 +101,18 @@ func NewContainer() Container {
 // in.
 func NewBuild(dir string) Build {
 	return Build{Context: dir, Dockerfile: DefaultDockerfile}
+}
+
+// NewPreview returns a preview block with its defaults: the header
+// X-Teal-Slot, no cookie, no listener.
+func NewPreview() *Preview { return &Preview{Header: DefaultPreviewHeader} }
+
+// NewSticky returns a sticky block with its defaults: a session cookie
+// named after the service.
+func NewSticky(service string) *Sticky { return &Sticky{Cookie: "teal_" + service} }
+
+// NewAnalysis returns an analysis block with its defaults: at most 1% of
+// errors, latency not judged, 100 requests at least, judged every 5s.
+func NewAnalysis() *Analysis {
+	return &Analysis{MaxErrorRate: DefaultMaxErrorRate, MinRequests: DefaultMinRequests, Interval: DefaultAnalysisInterval}
 }

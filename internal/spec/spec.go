@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Desired is the whole desired state of one configuration: its load
@@ -20,6 +23,40 @@ type Desired struct {
 type LoadBalancer struct {
 	Name   string `json:"name"`
 	Listen string `json:"listen"` // host:port
+	// TLS holds the certificates to serve; with any, the listener speaks
+	// HTTPS (and HTTP/2 by ALPN) and picks a certificate by SNI.
+	TLS []TLSCertificate `json:"tls,omitempty"`
+	// RedirectHTTP, with TLS, is a plain-HTTP address whose every request
+	// is redirected to the same host and path on this listener.
+	RedirectHTTP string `json:"redirect_http,omitempty"`
+	// H2C accepts HTTP/2 without TLS (prior knowledge), for clients and
+	// proxies in front that speak it.
+	H2C bool `json:"h2c,omitempty"`
+	// AccessLog writes one JSON line per request to the server's output.
+	AccessLog bool `json:"access_log,omitempty"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of proxies in front
+	// of teal whose X-Forwarded-* and Forwarded headers are believed.
+	TrustedProxies []string         `json:"trusted_proxies,omitempty"`
+	Timeouts       ListenerTimeouts `json:"timeouts"`
+	Limits         Limits           `json:"limits"`
+}
+
+// TLSCertificate is one certificate and its key, as PEM files.
+type TLSCertificate struct {
+	Certificate string `json:"certificate"` // absolute path
+	Key         string `json:"key"`         // absolute path
+}
+
+// ListenerTimeouts bound what a client may take.
+type ListenerTimeouts struct {
+	ReadHeader Duration `json:"read_header"` // to send the request's headers
+	Idle       Duration `json:"idle"`        // between requests on a kept-alive connection
+}
+
+// Limits bound what a client may send.
+type Limits struct {
+	RequestBody ByteSize `json:"request_body"` // larger bodies get 413; 0: no limit
+	Header      ByteSize `json:"header"`       // larger headers get 431
 }
 
 // Service is a named thing that is deployed: how to run it, route to it,
@@ -34,7 +71,52 @@ type Service struct {
 	Routes       []Route     `json:"routes,omitempty"`
 	HealthCheck  HealthCheck `json:"health_check"`
 	Deploy       Deploy      `json:"deploy"`
+	// Timeouts bound how long the load balancer waits for an instance.
+	Timeouts UpstreamTimeouts `json:"timeouts"`
+	// Preview, when set, lets chosen requests reach the candidate slot
+	// before the switch.
+	Preview *Preview `json:"preview,omitempty"`
+	// Sticky, when set, keeps a client on the slot it first got while
+	// traffic is split between two.
+	Sticky      *Sticky     `json:"sticky,omitempty"`
+	Maintenance Maintenance `json:"maintenance"`
+	// RevisionHistoryLimit is how many revisions are kept (besides the
+	// live and the warm one); older ones are forgotten.
+	RevisionHistoryLimit int `json:"revision_history_limit"`
 }
+
+// UpstreamTimeouts bound how long the load balancer waits for an
+// instance; past them the client gets 502 or 504.
+type UpstreamTimeouts struct {
+	Connect        Duration `json:"connect"`
+	ResponseHeader Duration `json:"response_header"`
+}
+
+// Preview sends requests that carry a header or cookie, or that arrive on
+// a listener of their own, to the candidate slot: a way to try the new
+// revision before it takes traffic. Without a candidate they reach the
+// live slot.
+type Preview struct {
+	Header string `json:"header,omitempty"` // "Header: candidate" reaches the candidate
+	Cookie string `json:"cookie,omitempty"` // "Cookie: name=candidate" reaches the candidate
+	Listen string `json:"listen,omitempty"` // a listener that serves only this service's candidate
+}
+
+// Sticky keeps a client on one slot with a cookie naming it.
+type Sticky struct {
+	Cookie string   `json:"cookie"`
+	MaxAge Duration `json:"max_age"` // 0: for the browser session
+}
+
+// Maintenance says how `teal pause` and `teal maintenance` behave.
+type Maintenance struct {
+	// MaxPause is how long a paused service holds a request before it
+	// answers 503.
+	MaxPause Duration `json:"max_pause"`
+}
+
+// PreviewValue is the header or cookie value that asks for the candidate.
+const PreviewValue = "candidate"
 
 // Process says how the process driver runs one instance. The command gets a
 // free loopback port in $PORT.
@@ -65,6 +147,10 @@ type HealthCheck struct {
 	HealthyThreshold   int      `json:"healthy_threshold"`   // consecutive passes to become healthy
 	UnhealthyThreshold int      `json:"unhealthy_threshold"` // consecutive failures to become unhealthy
 	GracePeriod        Duration `json:"grace_period"`        // failures this soon after start are not counted
+	// Consecutive5xx takes an instance out of rotation after this many
+	// 5xx answers in a row to real requests, until the active check
+	// passes again; 0 never does. A refused connection always does.
+	Consecutive5xx int `json:"consecutive_5xx"`
 }
 
 // Deploy says how a new revision replaces the live one.
@@ -73,6 +159,104 @@ type Deploy struct {
 	ReadyTimeout Duration `json:"ready_timeout"`
 	DrainTimeout Duration `json:"drain_timeout"`
 	KeepPrevious Duration `json:"keep_previous"`
+
+	// AutoPromote switches as soon as the candidate is healthy (and its
+	// hooks passed); false holds it, reachable by preview, until
+	// `teal promote`.
+	AutoPromote bool `json:"auto_promote"`
+	// ProgressDeadline fails a deployment that makes no progress for this
+	// long, except while it waits for an operator.
+	ProgressDeadline Duration `json:"progress_deadline"`
+
+	// Steps are a canary's shares of traffic, in order; the switch to 100%
+	// follows the last.
+	Steps []CanaryStep `json:"steps,omitempty"`
+	// Analysis judges a canary from the load balancer's own metrics.
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// BatchSize, MaxUnavailable and MaxSurge shape a rolling deployment.
+	// BatchSize n is MaxUnavailable n with no surge: take n out, replace
+	// them, put them back, as with ten servers behind a load balancer.
+	BatchSize      int      `json:"batch_size,omitempty"`
+	MaxUnavailable Quantity `json:"max_unavailable,omitzero"`
+	MaxSurge       Quantity `json:"max_surge,omitzero"`
+
+	// Hooks are commands run at points of a deployment (no shell unless
+	// the command asks for one), each for at most HookTimeout.
+	HookTimeout  Duration `json:"hook_timeout"`
+	BeforeSwitch []string `json:"before_switch,omitempty"` // a failure rolls back
+	AfterSwitch  []string `json:"after_switch,omitempty"`  // a failure switches back
+	OnRollback   []string `json:"on_rollback,omitempty"`   // its failure is recorded, nothing more
+	AfterBake    []string `json:"after_bake,omitempty"`    // once keep_previous has passed: the "contract" step
+}
+
+// CanaryStep is one share of traffic for the candidate, held for Pause,
+// or until `teal promote` when Pause is nil.
+type CanaryStep struct {
+	Weight int       `json:"weight"` // percent, 1 to 99
+	Pause  *Duration `json:"pause,omitempty"`
+}
+
+// Analysis thresholds for a canary, over the requests its instances got
+// since the current step began.
+type Analysis struct {
+	MaxErrorRate float64  `json:"max_error_rate"` // share of 5xx answers and failures
+	MaxP99       Duration `json:"max_p99"`        // 0: latency is not judged
+	MinRequests  int      `json:"min_requests"`   // fewer: hold, and say so
+	Interval     Duration `json:"interval"`       // how often to judge
+}
+
+// Quantity is a count of instances or a percentage of desired_count,
+// written 2 or "25%".
+type Quantity struct {
+	N       int
+	Percent bool
+}
+
+// Of returns the count q means for total instances; a percentage rounds
+// down, or up when roundUp (as Kubernetes rounds a surge).
+func (q Quantity) Of(total int, roundUp bool) int {
+	if !q.Percent {
+		return q.N
+	}
+	n := q.N * total
+	if roundUp {
+		return (n + 99) / 100
+	}
+	return n / 100
+}
+
+// IsZero reports whether q was left out.
+func (q Quantity) IsZero() bool { return q.N == 0 }
+
+func (q Quantity) String() string {
+	if q.Percent {
+		return strconv.Itoa(q.N) + "%"
+	}
+	return strconv.Itoa(q.N)
+}
+
+// MarshalText writes q as "2" or "25%".
+func (q Quantity) MarshalText() ([]byte, error) { return []byte(q.String()), nil }
+
+// UnmarshalText reads "2" or "25%".
+func (q *Quantity) UnmarshalText(b []byte) error {
+	v, err := ParseQuantity(string(b))
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+// ParseQuantity reads a count ("2") or a percentage ("25%").
+func ParseQuantity(s string) (Quantity, error) {
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || (pct && n > 100) {
+		return Quantity{}, fmt.Errorf("%q is not a count or a percentage; expected a number like 2 or \"25%%\"", s)
+	}
+	return Quantity{N: n, Percent: pct}, nil
 }
 
 // Strategy names a way of moving traffic from one revision to the next.
@@ -81,10 +265,12 @@ type Strategy string
 // The strategies teal knows.
 const (
 	BlueGreen Strategy = "blue_green"
+	Canary    Strategy = "canary"
+	Rolling   Strategy = "rolling"
 )
 
 // Strategies lists the strategies a configuration may name.
-var Strategies = []Strategy{BlueGreen}
+var Strategies = []Strategy{BlueGreen, Canary, Rolling}
 
 // Slot is one of the two places a service's revisions live in.
 type Slot string

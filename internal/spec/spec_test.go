@@ -80,7 +80,8 @@ func TestValidate(t *testing.T) {
 		{"zero count", func(d *Desired) { d.Services[0].DesiredCount = 0 }, "service.web.desired_count: must be between 1 and 1000, got 0"},
 		{"undeclared load balancer", func(d *Desired) { d.Services[0].Routes[0].LoadBalancer = "x" }, `service.web.route[0].load_balancer: no load balancer named "x" is declared`},
 		{"same listen twice", func(d *Desired) {
-			d.LoadBalancers = append(d.LoadBalancers, LoadBalancer{Name: "other", Listen: DefaultListen})
+			other := NewLoadBalancer("other")
+			d.LoadBalancers = append(d.LoadBalancers, other)
 		}, `load_balancer.other.listen: 127.0.0.1:8080 is also the address of load balancer "public"`},
 		{"listen host name", func(d *Desired) { d.LoadBalancers[0].Listen = "example.com:80" }, "load_balancer.public.listen: \"example.com:80\": host must be an IP address or localhost"},
 		{"same automatic route twice", func(d *Desired) {
@@ -94,7 +95,41 @@ func TestValidate(t *testing.T) {
 		{"threshold", func(d *Desired) { d.Services[0].HealthCheck.HealthyThreshold = 11 }, "service.web.health_check.healthy_threshold: must be between 1 and 10, got 11"},
 		{"negative keep", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = -1 }, "service.web.deploy.keep_previous: must not be negative"},
 		{"zero keep is fine", func(d *Desired) { d.Services[0].Deploy.KeepPrevious = 0 }, ""},
-		{"strategy", func(d *Desired) { d.Services[0].Deploy.Strategy = "canary" }, `service.web.deploy.strategy: "canary" is not a strategy teal knows; expected "blue_green"`},
+		{"strategy", func(d *Desired) { d.Services[0].Deploy.Strategy = "linear" }, `service.web.deploy.strategy: "linear" is not a strategy teal knows; expected "blue_green" or "canary" or "rolling"`},
+		{"canary without steps", func(d *Desired) { d.Services[0].Deploy.Strategy = Canary }, "service.web.deploy: a canary needs at least one step"},
+		{"canary steps go up", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Canary
+			d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 50}, {Weight: 10}}
+		}, "service.web.deploy.step[1].weight: must be more than the step before it (50), got 10"},
+		{"canary step of 100", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Canary
+			d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 100}}
+		}, "service.web.deploy.step[0].weight: must be between 1 and 99"},
+		{"steps without canary", func(d *Desired) { d.Services[0].Deploy.Steps = []CanaryStep{{Weight: 10}} }, `service.web.deploy.step[0]: steps are for strategy = "canary", not "blue_green"`},
+		{"rolling needs a batch", func(d *Desired) { d.Services[0].Deploy.Strategy = Rolling }, "service.web.deploy: a rolling deployment needs batch_size"},
+		{"rolling percentages that round to nothing", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Rolling
+			d.Services[0].Deploy.MaxUnavailable = Quantity{N: 10, Percent: true}
+		}, "service.web.deploy.max_unavailable: with 1 instances, max_unavailable and max_surge both come to 0"},
+		{"batch and surge", func(d *Desired) {
+			d.Services[0].Deploy.Strategy = Rolling
+			d.Services[0].Deploy.BatchSize = 2
+			d.Services[0].Deploy.MaxSurge = Quantity{N: 1}
+		}, "service.web.deploy.batch_size: give batch_size, or max_unavailable and max_surge, not both"},
+		{"empty hook", func(d *Desired) { d.Services[0].Deploy.BeforeSwitch = []string{} }, "service.web.deploy.before_switch: must name a program"},
+		{"redirect without tls", func(d *Desired) { d.LoadBalancers[0].RedirectHTTP = "127.0.0.1:8081" }, "load_balancer.public.redirect_http: redirects to HTTPS, so the load balancer needs a tls block"},
+		{"redirect on a taken address", func(d *Desired) {
+			d.LoadBalancers[0].TLS = []TLSCertificate{{Certificate: "/c.pem", Key: "/k.pem"}}
+			d.LoadBalancers[0].RedirectHTTP = DefaultListen
+		}, `load_balancer.public.redirect_http: 127.0.0.1:8080 is also the address of load balancer "public"`},
+		{"relative certificate", func(d *Desired) { d.LoadBalancers[0].TLS = []TLSCertificate{{Certificate: "c.pem", Key: "/k.pem"}} }, `load_balancer.public.tls[0].certificate: must be a path to a PEM file, got "c.pem"`},
+		{"trusted proxy", func(d *Desired) { d.LoadBalancers[0].TrustedProxies = []string{"10.0.0.0/8", "::1", "10.0.0/8"} }, `load_balancer.public.trusted_proxies: "10.0.0/8" is not an IP address or a CIDR block`},
+		{"tiny header limit", func(d *Desired) { d.LoadBalancers[0].Limits.Header = 10 }, "load_balancer.public.limits.header: must be at least 1KiB, got 10B"},
+		{"preview says nothing", func(d *Desired) { d.Services[0].Preview = &Preview{} }, "service.web.preview: say how to reach the candidate"},
+		{"preview header", func(d *Desired) { d.Services[0].Preview = &Preview{Header: "X Slot"} }, `service.web.preview.header: "X Slot" is not a header name`},
+		{"preview listener clash", func(d *Desired) { d.Services[0].Preview = &Preview{Listen: DefaultListen} }, `service.web.preview.listen: 127.0.0.1:8080 is also the address of load balancer "public"`},
+		{"sticky cookie", func(d *Desired) { d.Services[0].Sticky = &Sticky{Cookie: "a;b"} }, `service.web.sticky.cookie: "a;b" is not a cookie name`},
+		{"zero connect timeout", func(d *Desired) { d.Services[0].Timeouts.Connect = 0 }, "service.web.timeouts.connect: must be longer than zero"},
 		{"reserved env", func(d *Desired) { d.Services[0].Process.Env = map[string]string{"TEAL_SLOT": "x"} }, "service.web.process.env: TEAL_SLOT is set by teal"},
 	}
 	for _, tt := range tests {
@@ -121,28 +156,6 @@ func container(change ...func(*Container)) *Container {
 		f(c)
 	}
 	return c
-}
-
-func TestByteSize(t *testing.T) {
-	for in, want := range map[string]string{"512MiB": "512MiB", "1GiB": "1GiB", "1gib": "1GiB", "1.5GiB": "1536MiB", "256Mi": "256MiB", "100MB": "100000000B", "64 KiB": "64KiB", "1024MiB": "1GiB", "7B": "7B"} {
-		b, err := ParseByteSize(in)
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		if b.String() != want {
-			t.Errorf("%s: String() = %q, want %q", in, b.String(), want)
-		}
-		j, _ := json.Marshal(b)
-		var back ByteSize
-		if err := json.Unmarshal(j, &back); err != nil || back != b {
-			t.Errorf("%s: JSON round trip gave %v, %v", in, back, err)
-		}
-	}
-	for _, in := range []string{"512", "512m", "lots", "MiB", "-1MiB", "1.2.3GiB", "12 parsecs"} {
-		if _, err := ParseByteSize(in); err == nil || !strings.Contains(err.Error(), "is not a size; expected a number with a unit") {
-			t.Errorf("%q: err = %v, want a clear refusal", in, err)
-		}
-	}
 }
 
 // A template holds everything that makes an instance, so a change of the
@@ -209,5 +222,44 @@ func TestTemplate(t *testing.T) {
 func TestSlotOther(t *testing.T) {
 	if Blue.Other() != Green || Green.Other() != Blue || Slot("").Other() != Blue {
 		t.Error("Other")
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"0": 0, "512KiB": 512 << 10, "64MiB": 64 << 20, "1GiB": 1 << 30, "100MB": 100e6, "1.5MiB": 3 << 19, "10B": 10} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "64", "64mb", "-1MiB", "MiB", "1e30GiB"} {
+		if _, err := ParseByteSize(bad); err == nil || !strings.Contains(err.Error(), `like "512KiB"`) {
+			t.Errorf("ParseByteSize(%q) = %v", bad, err)
+		}
+	}
+	for b, want := range map[ByteSize]string{0: "0", 64 << 20: "64MiB", 1536: "1536B", 3 << 10: "3KiB"} {
+		if b.String() != want {
+			t.Errorf("%d.String() = %q, want %q", b, b.String(), want)
+		}
+	}
+}
+
+func TestQuantity(t *testing.T) {
+	for in, want := range map[string]Quantity{"2": {N: 2}, "25%": {N: 25, Percent: true}, "0": {}} {
+		q, err := ParseQuantity(in)
+		if err != nil || q != want || q.String() != in {
+			t.Errorf("ParseQuantity(%q) = %+v %v", in, q, err)
+		}
+	}
+	for _, bad := range []string{"-1", "x", "150%", "2.5"} {
+		if _, err := ParseQuantity(bad); err == nil {
+			t.Errorf("ParseQuantity(%q) succeeded", bad)
+		}
+	}
+	if n := (Quantity{N: 25, Percent: true}).Of(10, false); n != 2 {
+		t.Errorf("25%% of 10 rounded down = %d", n)
+	}
+	if n := (Quantity{N: 25, Percent: true}).Of(10, true); n != 3 {
+		t.Errorf("25%% of 10 rounded up = %d", n)
 	}
 }

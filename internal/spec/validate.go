@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,6 +34,7 @@ var (
 	hostPattern    = regexp.MustCompile(`^[A-Za-z0-9.*?-]+$`)
 	pathPattern    = regexp.MustCompile(`^/[A-Za-z0-9_\-.$/~"'@:+*?&=%!,;]*$`)
 	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tokenPattern   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$") // RFC 9110 token: header and cookie names
 )
 
 // ReservedEnv names the environment variables teal sets for each instance;
@@ -44,7 +46,7 @@ var ReservedEnv = []string{"PORT", "TEAL_SERVICE", "TEAL_REVISION", "TEAL_SLOT",
 func (d Desired) Validate() []Problem {
 	v := &validator{}
 	lbs := map[string]bool{}
-	listens := map[string]string{}
+	listens := map[string]string{} // address -> what listens there
 	for _, lb := range d.LoadBalancers {
 		at := "load_balancer." + lb.Name
 		v.name(at, "load balancer", lb.Name)
@@ -52,12 +54,8 @@ func (d Desired) Validate() []Problem {
 			v.add(at, "load balancer %q is declared twice", lb.Name)
 		}
 		lbs[lb.Name] = true
-		if err := checkListen(lb.Listen); err != nil {
-			v.add(at+".listen", "%v", err)
-		} else if other, dup := listens[lb.Listen]; dup {
-			v.add(at+".listen", "%s is also the address of load balancer %q", lb.Listen, other)
-		}
-		listens[lb.Listen] = lb.Name
+		v.listen(at+".listen", lb.Listen, fmt.Sprintf("load balancer %q", lb.Name), listens)
+		v.loadBalancer(at, lb, listens)
 	}
 
 	services := map[string]bool{}
@@ -72,6 +70,9 @@ func (d Desired) Validate() []Problem {
 		}
 		services[s.Name] = true
 		v.service(at, s)
+		if p := s.Preview; p != nil && p.Listen != "" {
+			v.listen(at+".preview.listen", p.Listen, fmt.Sprintf("the preview listener of service %q", s.Name), listens)
+		}
 		for i, r := range s.Routes {
 			rat := fmt.Sprintf("%s.route[%d]", at, i)
 			v.route(rat, r, lbs)
@@ -128,6 +129,104 @@ func (v *validator) service(at string, s Service) {
 	}
 	v.healthCheck(at+".health_check", s.HealthCheck)
 	v.deploy(at+".deploy", s.Deploy)
+	if s.RevisionHistoryLimit < 1 {
+		v.add(at+".revision_history_limit", "must be at least 1, got %d", s.RevisionHistoryLimit)
+	}
+	if d := s.Deploy; d.Strategy == Rolling && d.BatchSize == 0 && (!d.MaxUnavailable.IsZero() || !d.MaxSurge.IsZero()) &&
+		d.MaxUnavailable.Of(s.DesiredCount, false) == 0 && d.MaxSurge.Of(s.DesiredCount, true) == 0 {
+		v.add(at+".deploy.max_unavailable", "with %d instances, max_unavailable and max_surge both come to 0: the deployment could not move", s.DesiredCount)
+	}
+	v.positive(at+".timeouts.connect", s.Timeouts.Connect)
+	v.positive(at+".timeouts.response_header", s.Timeouts.ResponseHeader)
+	if p := s.Preview; p != nil {
+		if p.Header == "" && p.Cookie == "" && p.Listen == "" {
+			v.add(at+".preview", "say how to reach the candidate: a header, a cookie or a listen address")
+		}
+		if p.Header != "" && !tokenPattern.MatchString(p.Header) {
+			v.add(at+".preview.header", "%q is not a header name", p.Header)
+		}
+		if p.Cookie != "" && !tokenPattern.MatchString(p.Cookie) {
+			v.add(at+".preview.cookie", "%q is not a cookie name", p.Cookie)
+		}
+	}
+	if st := s.Sticky; st != nil {
+		if !tokenPattern.MatchString(st.Cookie) {
+			v.add(at+".sticky.cookie", "%q is not a cookie name", st.Cookie)
+		}
+		if st.MaxAge < 0 {
+			v.add(at+".sticky.max_age", "must not be negative")
+		}
+	}
+	if s.Maintenance.MaxPause < 0 {
+		v.add(at+".maintenance.max_pause", "must not be negative")
+	}
+}
+
+func (v *validator) loadBalancer(at string, lb LoadBalancer, listens map[string]string) {
+	for i, c := range lb.TLS {
+		cat := fmt.Sprintf("%s.tls[%d]", at, i)
+		v.pemPath(cat+".certificate", c.Certificate)
+		v.pemPath(cat+".key", c.Key)
+	}
+	if lb.RedirectHTTP != "" {
+		if len(lb.TLS) == 0 {
+			v.add(at+".redirect_http", "redirects to HTTPS, so the load balancer needs a tls block")
+		}
+		v.listen(at+".redirect_http", lb.RedirectHTTP, fmt.Sprintf("the HTTP redirect of load balancer %q", lb.Name), listens)
+	}
+	for _, p := range lb.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.add(at+".trusted_proxies", "%v", err)
+		}
+	}
+	v.positive(at+".timeouts.read_header", lb.Timeouts.ReadHeader)
+	v.positive(at+".timeouts.idle", lb.Timeouts.Idle)
+	if lb.Limits.RequestBody < 0 {
+		v.add(at+".limits.request_body", "must not be negative")
+	}
+	if lb.Limits.Header < 1<<10 {
+		v.add(at+".limits.header", "must be at least 1KiB, got %s", lb.Limits.Header)
+	}
+}
+
+func (v *validator) pemPath(path, file string) {
+	switch {
+	case file == "":
+		v.add(path, "is required: the path to a PEM file")
+	case !filepath.IsAbs(file):
+		v.add(path, "must be a path to a PEM file, got %q", file)
+	}
+}
+
+// listen checks an address to listen on and that nothing else listens there.
+func (v *validator) listen(path, addr, what string, listens map[string]string) {
+	if err := checkListen(addr); err != nil {
+		v.add(path, "%v", err)
+		return
+	}
+	if other, dup := listens[addr]; dup {
+		v.add(path, "%s is also the address of %s", addr, other)
+		return
+	}
+	listens[addr] = what
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, "must be longer than zero")
+	}
+}
+
+// ParsePrefix reads an IP address or a CIDR block, as trusted proxies
+// are written.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR block like \"10.0.0.0/8\"", s)
 }
 
 func (v *validator) process(at string, p Process) {
@@ -197,6 +296,9 @@ func (v *validator) healthCheck(at string, h HealthCheck) {
 	if h.GracePeriod < 0 {
 		v.add(at+".grace_period", "must not be negative")
 	}
+	if h.Consecutive5xx < 0 {
+		v.add(at+".consecutive_5xx", "must not be negative")
+	}
 }
 
 func (v *validator) deploy(at string, d Deploy) {
@@ -215,6 +317,81 @@ func (v *validator) deploy(at string, d Deploy) {
 	}
 	if d.KeepPrevious < 0 {
 		v.add(at+".keep_previous", "must not be negative")
+	}
+	v.positive(at+".progress_deadline", d.ProgressDeadline)
+	v.positive(at+".hook_timeout", d.HookTimeout)
+	v.strategySettings(at, d)
+	for _, h := range []struct {
+		name string
+		cmd  []string
+	}{{"before_switch", d.BeforeSwitch}, {"after_switch", d.AfterSwitch}, {"on_rollback", d.OnRollback}, {"after_bake", d.AfterBake}} {
+		if h.cmd != nil && (len(h.cmd) == 0 || h.cmd[0] == "") {
+			v.add(at+"."+h.name, "must name a program to run, like [\"./migrate\", \"up\"]")
+		}
+	}
+}
+
+// strategySettings checks that the settings of a strategy are given only
+// with it, and make sense.
+func (v *validator) strategySettings(at string, d Deploy) {
+	if d.Strategy != Canary {
+		if len(d.Steps) > 0 {
+			v.add(at+".step[0]", "steps are for strategy = \"canary\", not %q", d.Strategy)
+		}
+		if d.Analysis != nil {
+			v.add(at+".analysis", "analysis is for strategy = \"canary\", not %q", d.Strategy)
+		}
+	}
+	if d.Strategy != Rolling {
+		for _, s := range []struct {
+			name string
+			set  bool
+		}{{"batch_size", d.BatchSize != 0}, {"max_unavailable", !d.MaxUnavailable.IsZero()}, {"max_surge", !d.MaxSurge.IsZero()}} {
+			if s.set {
+				v.add(at+"."+s.name, "%s is for strategy = \"rolling\", not %q", s.name, d.Strategy)
+			}
+		}
+	}
+	switch d.Strategy {
+	case Canary:
+		if len(d.Steps) == 0 {
+			v.add(at, "a canary needs at least one step { weight = … }")
+		}
+		prev := 0
+		for i, s := range d.Steps {
+			sat := fmt.Sprintf("%s.step[%d]", at, i)
+			if s.Weight < 1 || s.Weight > 99 {
+				v.add(sat+".weight", "must be between 1 and 99 (the switch to 100 follows the last step), got %d", s.Weight)
+			} else if s.Weight <= prev {
+				v.add(sat+".weight", "must be more than the step before it (%d), got %d", prev, s.Weight)
+			}
+			prev = s.Weight
+			if s.Pause != nil && *s.Pause < 0 {
+				v.add(sat+".pause", "must not be negative")
+			}
+		}
+		if a := d.Analysis; a != nil {
+			if a.MaxErrorRate < 0 || a.MaxErrorRate > 1 {
+				v.add(at+".analysis.max_error_rate", "must be a share between 0 and 1, got %g", a.MaxErrorRate)
+			}
+			if a.MaxP99 < 0 {
+				v.add(at+".analysis.max_p99", "must not be negative")
+			}
+			if a.MinRequests < 1 {
+				v.add(at+".analysis.min_requests", "must be at least 1, got %d", a.MinRequests)
+			}
+			v.positive(at+".analysis.interval", a.Interval)
+		}
+	case Rolling:
+		if d.BatchSize != 0 && (!d.MaxUnavailable.IsZero() || !d.MaxSurge.IsZero()) {
+			v.add(at+".batch_size", "give batch_size, or max_unavailable and max_surge, not both")
+		}
+		if d.BatchSize < 0 {
+			v.add(at+".batch_size", "must be at least 1, got %d", d.BatchSize)
+		}
+		if d.BatchSize == 0 && d.MaxUnavailable.IsZero() && d.MaxSurge.IsZero() {
+			v.add(at, "a rolling deployment needs batch_size, or max_unavailable or max_surge above zero")
+		}
 	}
 }
 

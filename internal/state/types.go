@@ -24,9 +24,21 @@ type Service struct {
 	// Previous is the revision that took traffic before Live, kept warm
 	// until WarmUntil so that a rollback is one switch; nil when it is
 	// no longer running.
-	Previous  *Placement `json:"previous,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	Previous *Placement `json:"previous,omitempty"`
+	// Gate, when set, holds requests (paused) or answers them with a page
+	// (maintenance) until the operator resumes the service.
+	Gate      *Gate     `json:"gate,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Gate is a pause or a maintenance set by an operator.
+type Gate struct {
+	Maintenance bool          `json:"maintenance,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	MaxPause    spec.Duration `json:"max_pause,omitempty"`
+	Actor       string        `json:"actor,omitempty"`
+	Since       time.Time     `json:"since"`
 }
 
 // Placement is a revision in a slot.

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The environment variables that script the instance program.
@@ -96,6 +98,10 @@ func RunApp() int {
 		return 1
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			echoWebSocket(w, r)
+			return
+		}
 		if r.URL.Path == "/health" && os.Getenv(EnvUnhealthy) == "1" {
 			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
 			return
@@ -145,4 +151,23 @@ func eat(mib int) [][]byte {
 	}
 	fmt.Printf("allocated %d MiB\n", mib)
 	return eaten
+}
+
+// echoWebSocket answers each message with the instance's name and the
+// message, until the connection closes.
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, append([]byte(os.Getenv("TEAL_INSTANCE")+": "), msg...)); err != nil {
+			return
+		}
+	}
 }

@@ -1,4 +1,4 @@
-# want: 5:14: Invalid memory: "512m" is not a size; expected a number with a unit, like "512MiB"
+# want: 5:14: Invalid memory: "512m" is not a size; expected a number with a unit, like "512KiB", "64MiB" or "1GiB".
 service "web" {
   container {
     image  = "registry.example/web:1.0"

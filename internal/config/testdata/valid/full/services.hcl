@@ -39,6 +39,25 @@ service "web" {
     healthy_threshold   = 3
     unhealthy_threshold = 2
     grace_period        = "5s"
+    consecutive_5xx     = 0
+  }
+
+  timeouts {
+    connect         = "1s"
+    response_header = "5m"
+  }
+
+  preview {
+    cookie = "teal_preview"
+    listen = "127.0.0.1:9081"
+  }
+
+  sticky {
+    max_age = "1h"
+  }
+
+  maintenance {
+    max_pause = "10s"
   }
 
   deploy {
@@ -50,8 +69,42 @@ service "web" {
 }
 
 service "reporting" {
+  revision_history_limit = 3
   process {
     command = ["reporting-server"]
+  }
+  preview {}
+  deploy {
+    strategy          = "canary"
+    auto_promote      = false
+    progress_deadline = "15m"
+    hook_timeout      = "1m"
+    before_switch     = ["./bin/migrate", "up"]
+    on_rollback       = ["sh", "-c", "echo rolled back"]
+    step {
+      weight = 10
+      pause  = "30s"
+    }
+    step {
+      weight = 50
+    }
+    analysis {
+      max_error_rate = 0.05
+      max_p99        = "300ms"
+      min_requests   = 20
+    }
+  }
+}
+
+service "worker" {
+  desired_count = 10
+  process {
+    command = ["worker"]
+  }
+  deploy {
+    strategy        = "rolling"
+    max_unavailable = "20%"
+    max_surge       = 1
   }
   route {
     load_balancer = "public"
