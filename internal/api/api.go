@@ -82,6 +82,7 @@ const (
 	KindNotFound     = "not_found"     // no such service or revision
 	KindBusy         = "busy"          // another operation holds what this one needs
 	KindStale        = "stale"         // the state moved since the plan
+	KindConflict     = "conflict"      // the service is not in a state that allows it (nothing to promote, nothing to roll back to)
 	KindShuttingDown = "shutting_down" // the server is stopping
 	KindUnauthorized = "unauthorized"  // a TCP client without the token
 	KindFailed       = "failed"        // anything else

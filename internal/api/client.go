@@ -202,8 +202,33 @@ func (c *Client) Resume(ctx context.Context, service string) (engine.ServiceStat
 	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/resume", struct{}{}, &st)
 }
 
-// Events returns up to limit events after sequence number after.
-func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]state.Event, error) {
+// Events returns up to limit events after sequence number after, of one
+// service or all (""), waiting up to wait for the first.
+func (c *Client) Events(ctx context.Context, after uint64, limit int, service string, wait time.Duration) ([]state.Event, error) {
 	var evs []state.Event
-	return evs, c.getJSON(ctx, http.MethodGet, fmt.Sprintf("/v1/events?after=%d&limit=%d", after, limit), nil, &evs)
+	q := url.Values{"after": {fmt.Sprint(after)}, "limit": {fmt.Sprint(limit)}}
+	if service != "" {
+		q.Set("service", service)
+	}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	return evs, c.getJSON(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &evs)
+}
+
+// LastEvents returns the last n events, of one service or all ("").
+func (c *Client) LastEvents(ctx context.Context, n int, service string) ([]state.Event, error) {
+	var evs []state.Event
+	q := url.Values{"last": {fmt.Sprint(n)}}
+	if service != "" {
+		q.Set("service", service)
+	}
+	return evs, c.getJSON(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &evs)
+}
+
+// Control acts on a service's deployment in flight: "promote", "abort",
+// "deployment/pause" or "deployment/resume".
+func (c *Client) Control(ctx context.Context, service, what string) (engine.ServiceStatus, error) {
+	var st engine.ServiceStatus
+	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/"+what, struct{}{}, &st)
 }

@@ -196,7 +196,7 @@ service "web" {
 	if resp, err := http.Get("http://" + listen + "/"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("after resume: %v %v", resp, err)
 	}
-	evs, err := srv.Engine().Events(0, 1000)
+	evs, err := srv.Engine().Events(context.Background(), 0, 1000, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

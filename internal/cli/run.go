@@ -51,9 +51,12 @@ func commands() []command {
 		{"status", "[flags] [SERVICE]", "show live slots, revisions, instances and their health", runStatus},
 		{"history", "[flags] SERVICE", "show a service's revisions and deployments", runHistory},
 		{"rollback", "[flags] SERVICE", "go back to the previous (or a named) revision", runRollback},
-		{"pause", "[flags] SERVICE", "hold new requests to a service until resume", runPause},
+		{"promote", "[flags] SERVICE", "move a held deployment on: the next canary step, or the switch", runPromote},
+		{"abort", "[flags] SERVICE", "roll back the deployment in flight", runAbort},
+		{"pause", "[flags] SERVICE", "hold new requests to a service until resume (-deployment: hold the deployment in flight)", runPause},
 		{"maintenance", "[flags] SERVICE", "answer a service's requests with a maintenance page until resume", runMaintenance},
-		{"resume", "[flags] SERVICE", "serve a paused service, or one in maintenance, again", runResume},
+		{"resume", "[flags] SERVICE", "serve a paused service, or one in maintenance, again (-deployment: let a paused deployment go on)", runResume},
+		{"events", "[flags]", "show what happened, and follow it with -f", runEvents},
 		{"version", "", "print the version", runVersion},
 	}
 }

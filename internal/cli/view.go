@@ -49,6 +49,9 @@ func (v *progressView) print(p engine.Progress) {
 	fmt.Fprintln(v.w, prefix+strings.ReplaceAll(line, "\n", "\n"+pad))
 }
 
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
 func writeJSONTo(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

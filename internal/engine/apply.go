@@ -177,6 +177,35 @@ func (e *Engine) newRevision(want spec.Service) (state.Revision, error) {
 	return rev, nil
 }
 
+// pruneRevisions forgets a service's oldest revisions beyond its
+// revision_history_limit; the live and the warm one are always kept.
+func (e *Engine) pruneRevisions(service string) {
+	err := e.store.Update(func(tx *state.Tx) error {
+		svc, err := tx.Service(service)
+		if err != nil {
+			return err
+		}
+		revs, err := tx.Revisions(service)
+		if err != nil {
+			return err
+		}
+		keep := svc.Spec.RevisionHistoryLimit
+		for i := 0; i < len(revs)-keep; i++ {
+			n := revs[i].Number
+			if (svc.Live != nil && svc.Live.Revision == n) || (svc.Previous != nil && svc.Previous.Revision == n) {
+				continue
+			}
+			if err := tx.DeleteRevision(service, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("prune revisions", "service", service, "err", err)
+	}
+}
+
 // destroy removes a service's routes, drains and stops its instances, and
 // forgets it; its history is kept.
 func (e *Engine) destroy(s *service, actor string, rep Reporter) (state.Deployment, error) {

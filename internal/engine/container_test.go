@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,59 +37,13 @@ func newContainerHarness(t *testing.T) (*harness, string) {
 	return h, owner
 }
 
-// load sends requests through the load balancer, one after another on
-// kept-alive connections, from a few clients at once, until stopped.
-type load struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok       atomic.Int64
-	mu       sync.Mutex
-	failures []string
-	versions map[string]int
-}
-
-func (h *harness) startLoad(clients int) *load {
-	l := &load{stop: make(chan struct{}), versions: map[string]int{}}
-	for range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := c.Get("http://" + h.lbAddr + "/")
-				l.mu.Lock()
-				if err != nil {
-					l.failures = append(l.failures, err.Error())
-				} else {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						l.failures = append(l.failures, resp.Status)
-					} else {
-						l.versions[resp.Header.Get("X-Version")]++
-					}
-				}
-				l.mu.Unlock()
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) end(t *testing.T) map[string]int {
+// endLoad stops l and fails t for every request that did not get a 200.
+func endLoad(t *testing.T, l *load) {
 	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if len(l.failures) > 0 {
-		t.Errorf("%d of %d requests failed, first: %s", len(l.failures), l.ok.Load(), l.failures[0])
+	l.end()
+	if f := l.failures(); len(f) > 0 {
+		t.Errorf("%d of %d requests failed: %v", len(f), l.total.Load(), f)
 	}
-	return l.versions
 }
 
 // Blue-green on containers, under load: deploy, a candidate that never
@@ -117,14 +67,14 @@ func TestContainerBlueGreenUnderLoad(t *testing.T) {
 		t.Errorf("rollback: %+v %v", rb, err)
 	}
 	time.Sleep(200 * time.Millisecond) // some requests after the rollback too
-	seen := l.end(t)
-	if seen["v1"] == 0 || seen["v2"] == 0 || seen["v3"] != 0 {
-		t.Errorf("answers by version %v: want v1 and v2, never v3", seen)
+	endLoad(t, l)
+	if l.count("v1") == 0 || l.count("v2") == 0 || l.count("v3") != 0 {
+		t.Errorf("answers by version %v: want v1 and v2, never v3", l.versions)
 	}
 	if _, v, _ := h.get(); v != "v1" {
 		t.Errorf("after the rollback: %q", v)
 	}
-	t.Logf("%d requests, none failed: %v", l.ok.Load(), seen)
+	t.Logf("%d requests: %v", l.total.Load(), l.versions)
 }
 
 // A server killed in the middle of a deployment: the next one serves at
@@ -195,8 +145,9 @@ func TestContainerRestartMidDeployment(t *testing.T) {
 	}
 	l := h.startLoad(2)
 	h.mustApply(h.desired(2, runtimetest.Behaviour{Version: "v4"}))
-	if seen := l.end(t); seen["v4"] == 0 {
-		t.Errorf("after a deployment following the restart: %v", seen)
+	endLoad(t, l)
+	if l.count("v4") == 0 {
+		t.Errorf("after a deployment following the restart: %v", l.versions)
 	}
 }
 

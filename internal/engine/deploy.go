@@ -2,8 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // DeploymentError is returned when a deployment failed and was rolled
-// back; the live revision kept serving.
+// back; what was live before kept serving.
 type DeploymentError struct {
 	Service    string
 	Deployment int
@@ -25,30 +26,59 @@ func (e *DeploymentError) Error() string {
 	return fmt.Sprintf("service %q: deployment %d failed and was rolled back: %s", e.Service, e.Deployment, e.Reason)
 }
 
+// run is one deployment in progress: what its loop observes and acts on.
+type run struct {
+	e       *Engine
+	j       *journal
+	s       *service
+	applied spec.Service
+	strat   strategy.Strategy
+	rolling bool
+	live    *group // what was live; a rolling deployment takes its instances out one batch at a time
+	cand    *group // the new revision's instances
+	ctl     *control
+	obs     strategy.Observation
+
+	wake     chan struct{}
+	baseline proxy.Snapshot // the candidate's counters when the current canary step began
+	waiting  int            // journal step of a wait for health, or -1
+	holding  int            // journal step of a hold, or -1
+	holdKey  string
+}
+
 // deploy moves service s to revision rev, run as applied says (count,
 // routes, health check, strategy), by the strategy's steps. The caller
 // holds s.op.
 func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, applied spec.Service, kind state.DeploymentKind, actor string, rep Reporter) (state.Deployment, error) {
-	strat, err := strategy.For(applied.Deploy.Strategy)
-	if err != nil {
-		return state.Deployment{}, fmt.Errorf("service %q: %w", s.name, err)
-	}
 	s.mu.Lock()
 	live := s.live
 	s.mu.Unlock()
+	dep := applied.Deploy
+	if live == nil {
+		dep.Strategy = spec.BlueGreen // nothing to share traffic with or to replace: start it all
+	}
+	strat, err := strategy.For(dep, applied.DesiredCount)
+	if err != nil {
+		return state.Deployment{}, fmt.Errorf("service %q: %w", s.name, err)
+	}
+	r := &run{e: e, s: s, applied: applied, strat: strat, rolling: dep.Strategy == spec.Rolling, live: live,
+		wake: make(chan struct{}, 1), waiting: -1, holding: -1}
+	r.obs = strategy.Observation{Desired: applied.DesiredCount, HasPrevious: live != nil, Step: -1}
 
-	d := state.Deployment{Service: s.name, Kind: kind, Strategy: applied.Deploy.Strategy, ToRevision: rev.Number, Slot: spec.Blue}
+	d := state.Deployment{Service: s.name, Kind: kind, Strategy: dep.Strategy, ToRevision: rev.Number, Slot: spec.Blue}
 	if live != nil {
 		d.FromRevision, d.Slot = live.rev.Number, live.slot.Other()
+		if r.rolling {
+			d.Slot = live.slot
+		}
 	}
-	j, err := e.openJournal(d, actor, rep, nil)
-	if err != nil {
+	if r.j, err = e.openJournal(d, actor, rep, nil); err != nil {
 		return d, err
 	}
 	if kind == state.KindDeploy && applied.Build != nil {
-		if err := e.build(ctx, j, applied); err != nil {
-			_ = j.finish(state.Failed, err.Error(), nil)
-			return j.d, &DeploymentError{Service: s.name, Deployment: j.d.ID, Reason: err.Error()}
+		if err := e.build(ctx, r.j, applied); err != nil {
+			_ = r.j.finish(state.Failed, err.Error(), nil)
+			return r.j.d, &DeploymentError{Service: s.name, Deployment: r.j.d.ID, Reason: err.Error()}
 		}
 	}
 	if live == nil {
@@ -58,113 +88,69 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 			e.log.Warn("route service", "service", s.name, "err", err)
 		}
 	}
-	cand := &group{rev: rev, spec: applied, slot: d.Slot}
+	r.cand = &group{rev: rev, spec: applied, slot: d.Slot}
+	r.ctl = &control{kick: r.kick}
 	s.mu.Lock()
-	s.candidate = cand
+	s.candidate, s.ctl = r.cand, r.ctl
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.candidate = nil
+		s.candidate, s.ctl = nil, nil
 		s.mu.Unlock()
 	}()
+	return r.loop(ctx)
+}
 
-	wake := make(chan struct{}, 1)
-	kick := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
+func (r *run) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
+}
+
+func (r *run) loop(ctx context.Context) (state.Deployment, error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-
-	obs := strategy.Observation{Desired: applied.DesiredCount, HasPrevious: live != nil}
-	waiting := -1 // index of the journal step that waits for health
 	for {
-		obs.Now = e.now()
-		obs.Healthy, obs.Unhealthy, obs.Exited = cand.counts()
-		step := strat.Next(obs)
-		if ctx.Err() != nil && obs.Weight < 100 {
+		r.observe()
+		step := r.strat.Next(r.obs)
+		if ctx.Err() != nil && r.obs.Weight < 100 {
 			step = strategy.Step{Action: strategy.Fail, Reason: "the server is shutting down"}
 		}
+		if step.Action != strategy.Hold {
+			r.endHold()
+		}
+		if step.Action != strategy.Wait && r.waiting >= 0 {
+			_ = r.j.end(r.waiting, state.Succeeded, fmt.Sprintf("%d of %d healthy after %s",
+				r.obs.Healthy, r.obs.Started, r.obs.Now.Sub(r.j.d.Steps[r.waiting].StartedAt).Round(time.Millisecond)))
+			r.waiting = -1
+		}
+		var err error
 		switch step.Action {
 		case strategy.Start:
-			i, err := j.begin("start", fmt.Sprintf("%s of revision %d (%s) in the %s slot",
-				count(step.Count, "instance"), rev.Number, orNone(rev.Version), cand.slot), nil)
-			if err != nil {
-				return e.rollBack(j, s, cand, err.Error())
-			}
-			var started []string
-			for range step.Count {
-				m, err := e.startMember(ctx, s.name, cand, applied.HealthCheck, kick)
-				if err != nil {
-					obs.StartError = err.Error()
-					break
-				}
-				s.mu.Lock()
-				cand.members = append(cand.members, m)
-				s.mu.Unlock()
-				obs.Started++
-				started = append(started, m.inst.ID()+" on "+m.inst.Addr())
-			}
-			obs.Deadline = e.now().Add(applied.Deploy.ReadyTimeout.D())
-			// The candidate takes no traffic, but preview requests reach it.
-			e.sw.SetPool(s.name, cand.slot, cand.targets())
-			e.sw.SetCandidate(s.name, cand.slot)
-			if obs.StartError != "" {
-				_ = j.end(i, state.Failed, obs.StartError)
-			} else {
-				_ = j.end(i, state.Succeeded, "started "+strings.Join(started, ", "))
-			}
-
+			err = r.start(ctx, step.Count)
 		case strategy.Wait:
-			if waiting < 0 {
-				hc := applied.HealthCheck
-				waiting, err = j.begin("health", fmt.Sprintf("GET %s on each new instance every %s until %d pass in a row, for at most %s",
-					hc.Path, hc.Interval, hc.HealthyThreshold, applied.Deploy.ReadyTimeout), nil)
-				if err != nil {
-					return e.rollBack(j, s, cand, err.Error())
-				}
-			}
-			timer.Reset(step.Until.Sub(obs.Now))
-			select {
-			case <-wake:
-			case <-timer.C:
-			case <-ctx.Done():
-			}
-			timer.Stop()
-
+			err = r.waitHealth(ctx, timer, step.Until)
+		case strategy.Hold:
+			err = r.hold(ctx, timer, step)
+		case strategy.RunHook:
+			err = r.hook(ctx, step.Hook)
 		case strategy.Shift:
-			if waiting >= 0 {
-				_ = j.end(waiting, state.Succeeded, fmt.Sprintf("%d of %d healthy after %s",
-					obs.Healthy, obs.Desired, obs.Now.Sub(j.d.Steps[waiting].StartedAt).Round(time.Millisecond)))
-				waiting = -1
-			}
-			if err := e.switchTo(j, s, cand, live); err != nil {
-				return e.rollBack(j, s, cand, err.Error())
-			}
-			obs.Weight = step.Weight
-
+			err = r.shift(step.Weight)
+		case strategy.StopOld:
+			err = r.stopOld(ctx, step.Count)
 		case strategy.Drain:
-			i, _ := j.begin("drain", fmt.Sprintf("revision %d in %s: requests in flight finish, for at most %s",
-				live.rev.Number, live.slot, applied.Deploy.DrainTimeout), nil)
-			_ = j.end(i, state.Succeeded, drain(ctx, live, applied.Deploy.DrainTimeout.D()))
-			obs.Drained = true
-
+			i, _ := r.j.begin("drain", fmt.Sprintf("draining %s (revision %d): requests in flight finish, for at most %s",
+				r.live.slot, r.live.rev.Number, r.applied.Deploy.DrainTimeout), nil)
+			_ = r.j.end(i, state.Succeeded, drain(ctx, r.live, r.applied.Deploy.DrainTimeout.D()))
+			r.obs.Drained = true
 		case strategy.Succeed:
-			_ = j.finish(state.Succeeded, "", warmUntil(s.name, e.now().Add(applied.Deploy.KeepPrevious.D())))
-			e.keepWarm(s, live, applied.Deploy.KeepPrevious.D())
-			return j.d, nil
-
+			return r.succeed()
 		case strategy.Fail:
-			reason := step.Reason
-			if detail := explain(cand); detail != "" {
-				reason += "; " + detail
-			}
-			if waiting >= 0 {
-				_ = j.end(waiting, state.Failed, step.Reason)
-			}
-			return e.rollBack(j, s, cand, reason)
+			return r.fail(step.Reason)
+		}
+		if err != nil {
+			return r.fail(err.Error()) // a step that cannot be journaled is not acted on
 		}
 	}
 }
@@ -198,149 +184,338 @@ func (e *Engine) build(ctx context.Context, j *journal, applied spec.Service) er
 	return nil
 }
 
-// switchTo makes cand live: it records the switch, then changes the
-// routing table once, so the next request goes to cand. The previous live
-// group stays running, warm; a warm group it replaces is stopped.
-func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
-	detail := fmt.Sprintf("all new requests to revision %d in %s", cand.rev.Number, cand.slot)
-	i, err := j.begin("switch", detail, func(tx *state.Tx) error {
-		svc, err := tx.Service(s.name)
+// observe refreshes what the strategy looks at.
+func (r *run) observe() {
+	o := &r.obs
+	o.Now = r.e.now()
+	r.s.mu.Lock()
+	o.Healthy, o.Unhealthy, o.Exited = r.cand.counts()
+	if r.rolling {
+		o.OldActive, o.OldHealthy = 0, 0
+		for _, m := range r.live.members {
+			if !m.exited() {
+				o.OldActive++
+				if m.target.Health() == proxy.Healthy {
+					o.OldHealthy++
+				}
+			}
+		}
+	}
+	targets := r.cand.targets()
+	o.Promoted, o.Paused, o.Aborted = r.ctl.promote, r.ctl.paused, r.ctl.aborted
+	r.s.mu.Unlock()
+	if o.Step >= 0 {
+		var sn proxy.Snapshot
+		for _, t := range targets {
+			sn = sn.Add(t.Stats())
+		}
+		w := sn.Sub(r.baseline)
+		o.Analysis = strategy.Analysis{Requests: w.Requests, ErrorRate: w.ErrorRate(), P99: w.Quantile(0.99)}
+	}
+}
+
+// start starts n instances of the new revision. In a candidate slot they
+// take no traffic, but preview requests reach them; in a rolling
+// deployment they join the live pool and take traffic once healthy.
+func (r *run) start(ctx context.Context, n int) error {
+	rev := r.cand.rev
+	where := "in " + string(r.cand.slot)
+	if r.rolling {
+		where = "beside revision " + fmt.Sprint(r.live.rev.Number) + " in " + string(r.cand.slot)
+	}
+	i, err := r.j.begin("start", fmt.Sprintf("starting %s of revision %d (%s) %s", count(n, "instance"), rev.Number, orNone(rev.Version), where), nil)
+	if err != nil {
+		return err
+	}
+	var started []string
+	for range n {
+		m, err := r.e.startMember(ctx, r.s.name, r.cand, r.applied.HealthCheck, r.kick)
+		if err != nil {
+			r.obs.StartError = err.Error()
+			break
+		}
+		r.s.mu.Lock()
+		r.cand.members = append(r.cand.members, m)
+		r.s.mu.Unlock()
+		r.obs.Started++
+		started = append(started, m.inst.ID()+" on "+m.inst.Addr())
+	}
+	r.obs.Deadline = r.e.now().Add(r.applied.Deploy.ReadyTimeout.D())
+	if r.rolling {
+		r.e.sw.SetPool(r.s.name, r.cand.slot, r.pool())
+	} else {
+		r.e.sw.SetPool(r.s.name, r.cand.slot, r.cand.targets())
+		r.e.sw.SetCandidate(r.s.name, r.cand.slot)
+	}
+	if r.obs.StartError != "" {
+		return r.j.end(i, state.Failed, r.obs.StartError)
+	}
+	return r.j.end(i, state.Succeeded, fmt.Sprintf("started %s", strings.Join(started, ", ")))
+}
+
+// pool is the live slot's members in a rolling deployment: the old
+// revision's that are left and the new revision's.
+func (r *run) pool() []*proxy.Target {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return append(r.live.targets(), r.cand.targets()...)
+}
+
+func (r *run) waitHealth(ctx context.Context, timer *time.Timer, until time.Time) error {
+	if r.waiting < 0 {
+		hc := r.applied.HealthCheck
+		var err error
+		r.waiting, err = r.j.begin("health", fmt.Sprintf("waiting for %s to pass GET %s %d times in a row, for at most %s",
+			count(r.obs.Started-r.obs.Healthy, "new instance"), hc.Path, hc.HealthyThreshold, r.applied.Deploy.ReadyTimeout), nil)
 		if err != nil {
 			return err
 		}
-		svc.Spec = cand.spec
-		svc.Live = &state.Placement{Revision: cand.rev.Number, Slot: cand.slot}
-		svc.Previous = nil
-		if live != nil {
-			svc.Previous = &state.Placement{Revision: live.rev.Number, Slot: live.slot}
-		}
-		return tx.PutService(svc)
-	})
-	if err != nil {
-		return err // not recorded, so not done
 	}
-	if err := e.sw.SetService(cand.spec); err != nil {
-		e.log.Warn("route service", "service", s.name, "err", err)
-	}
-	e.sw.SetPool(s.name, cand.slot, cand.targets())
-	e.sw.SetWeights(s.name, proxy.Weights{cand.slot: 100})
-	e.sw.SetCandidate(s.name, "")
-
-	s.stopTimer()
-	s.mu.Lock()
-	superseded := s.previous
-	if superseded == cand {
-		superseded = nil // a rollback to the warm group: it is live again
-	}
-	s.previous, s.live, s.candidate = live, cand, nil
-	s.mu.Unlock()
-	if superseded != nil {
-		e.stopLater(superseded, s.name, fmt.Sprintf("revision %d is no longer the one to roll back to", superseded.rev.Number))
-	}
-	_ = j.end(i, state.Succeeded, "in effect from the next request")
+	r.sleep(ctx, timer, until)
 	return nil
 }
 
-// drain waits for requests in flight to g's instances, for at most
-// timeout; then it closes the connections of those still busy, which ends
-// long requests and upgraded connections (WebSockets) to them. It says
-// how it went.
-func drain(ctx context.Context, g *group, timeout time.Duration) string {
-	began := time.Now()
-	left, closed := 0, 0
-	for _, m := range g.members {
-		if !m.target.Drain(ctx, timeout-time.Since(began)) {
-			left += int(m.target.InFlight())
-			closed += m.target.CloseConnections()
+// sleep waits for something to be observed, for until (when set), or for
+// the server to stop. A time already past waits a second, so that a
+// strategy that waits on something else cannot spin.
+func (r *run) sleep(ctx context.Context, timer *time.Timer, until time.Time) {
+	d := time.Hour
+	if !until.IsZero() {
+		d = max(until.Sub(r.e.now()), 0)
+		if d == 0 {
+			d = time.Second
 		}
 	}
-	if left > 0 {
-		return fmt.Sprintf("%d requests still in flight after %s: closed their %d connections (WebSockets and long requests)", left, timeout, closed)
+	timer.Reset(d)
+	select {
+	case <-r.wake:
+	case <-timer.C:
+	case <-ctx.Done():
 	}
-	return fmt.Sprintf("no request in flight after %s", time.Since(began).Round(time.Millisecond))
+	timer.Stop()
 }
 
-// rollBack stops the candidate, which never took traffic, and records the
-// deployment as failed for reason.
-func (e *Engine) rollBack(j *journal, s *service, cand *group, reason string) (state.Deployment, error) {
-	i, _ := j.begin("roll back", fmt.Sprintf("stop %s of revision %d; what was live stays live",
-		count(len(cand.members), "new instance"), cand.rev.Number), nil)
-	e.sw.SetCandidate(s.name, "")
-	e.stopGroup(context.Background(), cand, s.name, "the deployment failed")
-	_ = j.end(i, state.Succeeded, "stopped")
-	_ = j.finish(state.Failed, reason, nil)
-	return j.d, &DeploymentError{Service: s.name, Deployment: j.d.ID, Reason: reason}
-}
+// digits makes a hold's reason into its kind, so that a count that goes
+// up ("37 of the 100 requests") does not make a new journal step.
+var digits = regexp.MustCompile(`[0-9.]+`)
 
-// warmUntil records, in a transaction, until when the previous revision
-// of a service stays warm.
-func warmUntil(service string, until time.Time) func(*state.Tx) error {
-	return func(tx *state.Tx) error {
-		svc, err := tx.Service(service)
-		if err != nil || svc.Previous == nil {
+func (r *run) hold(ctx context.Context, timer *time.Timer, step strategy.Step) error {
+	if key := digits.ReplaceAllString(step.Reason, "#"); key != r.holdKey {
+		r.endHold()
+		var err error
+		if r.holding, err = r.j.begin("hold", step.Reason, nil); err != nil {
 			return err
 		}
-		svc.Previous.WarmUntil = until
-		return tx.PutService(svc)
+		r.holdKey = key
+	}
+	r.sleep(ctx, timer, step.Until)
+	return nil
+}
+
+func (r *run) endHold() {
+	if r.holding >= 0 {
+		_ = r.j.end(r.holding, state.Succeeded, "moved on")
+		r.holding, r.holdKey = -1, ""
 	}
 }
 
-// keepWarm keeps g running, unrouted, for keep, so that a rollback is one
-// switch; then it is stopped.
-func (e *Engine) keepWarm(s *service, g *group, keep time.Duration) {
-	if g == nil {
-		return
+// hook runs a hook of the deployment and records what it printed.
+func (r *run) hook(ctx context.Context, h strategy.Hook) error {
+	d := r.applied.Deploy
+	cmd := d.BeforeSwitch
+	if h == strategy.AfterSwitch {
+		cmd = d.AfterSwitch
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.warmTimer = time.AfterFunc(keep, func() { e.retire(s, g) })
-}
-
-// retire stops the warm group g once keep_previous has passed, unless it
-// is no longer the warm one. A service busy with another operation is
-// tried again shortly.
-func (e *Engine) retire(s *service, g *group) {
-	if err := s.lock("retire the warm slot", "teal", e.now()); err != nil {
-		var busy *BusyError
-		if errors.As(err, &busy) && e.ctx.Err() == nil {
-			s.mu.Lock()
-			s.warmTimer = time.AfterFunc(time.Second, func() { e.retire(s, g) })
-			s.mu.Unlock()
-		}
-		return
-	}
-	defer s.unlock()
-	s.mu.Lock()
-	if s.previous != g {
-		s.mu.Unlock()
-		return
-	}
-	s.previous, s.warmTimer = nil, nil
-	s.mu.Unlock()
-	err := e.store.Update(func(tx *state.Tx) error {
-		svc, err := tx.Service(s.name)
-		if err != nil || svc.Previous == nil || svc.Previous.Revision != g.rev.Number {
-			return err
-		}
-		svc.Previous = nil
-		return tx.PutService(svc)
-	})
+	ok, msg, err := r.e.runHook(ctx, r.j, string(h), cmd, d.HookTimeout.D(), r.hookEnv())
 	if err != nil {
-		e.log.Error("record retired slot", "service", s.name, "err", err)
+		return err
 	}
-	e.stopGroup(context.Background(), g, s.name, "keep_previous has passed")
+	if h == strategy.BeforeSwitch {
+		r.obs.BeforeSwitchDone = true
+	} else {
+		r.obs.AfterSwitchDone = true
+	}
+	if !ok {
+		r.obs.HookError = string(h) + " hook failed: " + msg
+	}
+	return nil
 }
 
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
+// hookEnv describes the deployment to a hook.
+func (r *run) hookEnv() []string {
+	env := []string{
+		"TEAL_SERVICE=" + r.s.name,
+		fmt.Sprintf("TEAL_DEPLOYMENT=%d", r.j.d.ID),
+		fmt.Sprintf("TEAL_NEW_REVISION=%d", r.cand.rev.Number),
+		"TEAL_NEW_VERSION=" + r.cand.rev.Version,
+		"TEAL_NEW_SLOT=" + string(r.cand.slot),
+		"TEAL_STRATEGY=" + string(r.j.d.Strategy),
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	if r.live != nil {
+		env = append(env,
+			fmt.Sprintf("TEAL_OLD_REVISION=%d", r.live.rev.Number),
+			"TEAL_OLD_VERSION="+r.live.rev.Version,
+			"TEAL_OLD_SLOT="+string(r.live.slot))
+	}
+	return env
 }
 
-func orNone(version string) string {
-	if version == "" {
-		return "no version"
+// shift gives the candidate weight percent of new requests; 100 is the
+// switch, which makes it live.
+func (r *run) shift(weight int) error {
+	if weight == 100 {
+		if err := r.e.switchTo(r.j, r.s, r.cand, r.live); err != nil {
+			return err
+		}
+		r.obs.Weight = 100
+		return nil
 	}
-	return version
+	i, err := r.j.begin("shift", fmt.Sprintf("sending %d%% of new requests to revision %d in %s", weight, r.cand.rev.Number, r.cand.slot), nil)
+	if err != nil {
+		return err
+	}
+	r.e.sw.SetWeights(r.s.name, proxy.Weights{r.live.slot: 100 - weight, r.cand.slot: weight})
+	r.s.mu.Lock()
+	r.ctl.promote = false
+	targets := r.cand.targets()
+	r.s.mu.Unlock()
+	r.baseline = proxy.Snapshot{}
+	for _, t := range targets {
+		r.baseline = r.baseline.Add(t.Stats())
+	}
+	r.obs.Weight, r.obs.StepSince = weight, r.e.now()
+	r.obs.Step++
+	return r.j.end(i, state.Succeeded, fmt.Sprintf("%d%% in %s, %d%% in %s", weight, r.cand.slot, 100-weight, r.live.slot))
+}
+
+// stopOld takes n instances of the old revision out of the live pool,
+// drains and stops them (rolling). Those failing their checks go first.
+func (r *run) stopOld(ctx context.Context, n int) error {
+	r.s.mu.Lock()
+	ms := slices.Clone(r.live.members)
+	slices.SortStableFunc(ms, func(a, b *member) int { return rank(a) - rank(b) })
+	going := ms[:min(n, len(ms))]
+	r.live.members = slices.DeleteFunc(r.live.members, func(m *member) bool { return slices.Contains(going, m) })
+	r.s.mu.Unlock()
+	i, err := r.j.begin("take out", fmt.Sprintf("draining and stopping %s of revision %d",
+		count(len(going), "instance"), r.live.rev.Number), nil)
+	if err != nil {
+		return err
+	}
+	r.e.sw.SetPool(r.s.name, r.cand.slot, r.pool())
+	r.e.stopGroup(ctx, &group{rev: r.live.rev, spec: r.live.spec, slot: r.live.slot, members: going}, r.s.name, "replaced by revision "+fmt.Sprint(r.cand.rev.Number))
+	return r.j.end(i, state.Succeeded, fmt.Sprintf("%d of revision %d left", len(r.live.members), r.live.rev.Number))
+}
+
+// rank orders members for taking out: exited, then unhealthy, then the rest.
+func rank(m *member) int {
+	switch {
+	case m.exited():
+		return 0
+	case m.target.Health() != proxy.Healthy:
+		return 1
+	}
+	return 2
+}
+
+// succeed finishes a deployment whose new revision takes all the traffic.
+func (r *run) succeed() (state.Deployment, error) {
+	if r.rolling {
+		// Every old instance is gone: the new revision is the live one.
+		if err := r.e.switchTo(r.j, r.s, r.cand, nil); err != nil {
+			return r.fail(err.Error())
+		}
+	}
+	keep := r.applied.Deploy.KeepPrevious.D()
+	var warm *group
+	if !r.rolling {
+		warm = r.live
+	}
+	_ = r.j.finish(state.Succeeded, "", warmUntil(r.s.name, r.e.now().Add(keep)))
+	r.e.keepWarm(r.s, warm, keep, r.j.d.ID)
+	r.e.pruneRevisions(r.s.name)
+	return r.j.d, nil
+}
+
+// fail puts back what was live and stops the new revision's instances.
+func (r *run) fail(reason string) (state.Deployment, error) {
+	if detail := explain(r.cand); detail != "" && !strings.Contains(reason, "hook failed") {
+		reason += "; " + detail
+	}
+	if r.waiting >= 0 {
+		_ = r.j.end(r.waiting, state.Failed, reason)
+		r.waiting = -1
+	}
+	r.endHold()
+	ctx := context.Background()
+	switch {
+	case r.rolling:
+		r.restore(ctx)
+	case r.obs.Weight == 100:
+		r.e.switchBack(r.j, r.s, r.live, r.cand)
+	case r.obs.Weight > 0:
+		i, _ := r.j.begin("shift", fmt.Sprintf("sending every request to revision %d in %s again", r.live.rev.Number, r.live.slot), nil)
+		r.e.sw.SetWeights(r.s.name, proxy.Weights{r.live.slot: 100})
+		_ = r.j.end(i, state.Succeeded, "0% on the candidate")
+	}
+	r.e.sw.SetCandidate(r.s.name, "")
+	i, _ := r.j.begin("roll back", fmt.Sprintf("stopping %s of revision %d; what was live stays live",
+		count(len(r.cand.members), "new instance"), r.cand.rev.Number), nil)
+	r.e.stopGroup(ctx, r.cand, r.s.name, "the deployment failed")
+	_ = r.j.end(i, state.Succeeded, "stopped")
+	if cmd := r.applied.Deploy.OnRollback; cmd != nil {
+		_, _, _ = r.e.runHook(ctx, r.j, "on_rollback", cmd, r.applied.Deploy.HookTimeout.D(),
+			append(r.hookEnv(), "TEAL_ROLLBACK_REASON="+reason))
+	}
+	_ = r.j.finish(state.Failed, reason, nil)
+	return r.j.d, &DeploymentError{Service: r.s.name, Deployment: r.j.d.ID, Reason: reason}
+}
+
+// restore brings a failed rolling deployment back to the old revision:
+// it starts old instances for those taken out, waits for them to be
+// healthy, then the new ones are stopped by fail.
+func (r *run) restore(ctx context.Context) {
+	r.s.mu.Lock()
+	missing := r.applied.DesiredCount - len(r.live.members)
+	r.s.mu.Unlock()
+	if missing <= 0 {
+		r.e.sw.SetPool(r.s.name, r.live.slot, r.live.targets())
+		return
+	}
+	i, _ := r.j.begin("restore", fmt.Sprintf("starting %s of revision %d for those taken out", count(missing, "instance"), r.live.rev.Number), nil)
+	var added []*member
+	for range missing {
+		m, err := r.e.startMember(ctx, r.s.name, r.live, r.live.spec.HealthCheck, r.kick)
+		if err != nil {
+			break
+		}
+		added = append(added, m)
+	}
+	r.s.mu.Lock()
+	r.live.members = append(r.live.members, added...)
+	r.s.mu.Unlock()
+	r.e.sw.SetPool(r.s.name, r.live.slot, r.pool())
+	deadline := time.Now().Add(r.live.spec.Deploy.ReadyTimeout.D())
+	healthy := 0
+	for time.Now().Before(deadline) {
+		healthy = 0
+		for _, m := range added {
+			if m.target.Health() == proxy.Healthy {
+				healthy++
+			}
+		}
+		if healthy == len(added) {
+			break
+		}
+		select {
+		case <-r.wake:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.e.sw.SetPool(r.s.name, r.live.slot, r.live.targets())
+	status := state.Succeeded
+	if healthy < missing {
+		status = state.Failed
+	}
+	_ = r.j.end(i, status, fmt.Sprintf("%d of %d healthy", healthy, missing))
 }

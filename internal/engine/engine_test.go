@@ -269,7 +269,7 @@ func TestExitedCandidate(t *testing.T) {
 	crashing := h.desired(1, runtimetest.Behaviour{Version: "v2", Say: "cannot open database", ExitAfter: 100 * time.Millisecond, ExitCode: 3})
 	crashing.Services[0].HealthCheck.HealthyThreshold = 10 // it exits long before it could be healthy
 	r := h.apply(crashing)
-	for _, want := range []string{"exited before the switch", "exited with status 3", "cannot open database"} {
+	for _, want := range []string{"1 of 1 new instances exited", "exited with status 3", "cannot open database"} {
 		if !strings.Contains(r.Error, want) {
 			t.Errorf("error %q lacks %q", r.Error, want)
 		}

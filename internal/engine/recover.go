@@ -73,8 +73,15 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err := e.sw.SetLoadBalancers(ctx, lbs); err != nil {
 		return err
 	}
+	live := map[string]int{} // service -> live revision; absent: no such service
+	for _, s := range svcs {
+		live[s.Name] = 0
+		if s.Live != nil {
+			live[s.Name] = s.Live.Revision
+		}
+	}
 	for _, d := range running {
-		e.settle(d)
+		e.settle(d, live)
 	}
 
 	adopted := map[slotKey][]runtime.Instance{}
@@ -150,16 +157,24 @@ func (e *Engine) sweep(ctx context.Context) {
 	}
 }
 
-// settle ends a deployment that a dead server left running: if it had
-// switched, the new revision is live and the deployment succeeded;
-// otherwise it never took traffic and the deployment failed.
-func (e *Engine) settle(d state.Deployment) {
-	switched := false
+// settle ends a deployment that a dead server left running, by what the
+// state says is live, which its switch step recorded in the same
+// transaction: if the new revision is live, the deployment succeeded
+// (what was left of its drain is skipped); otherwise it is rolled back:
+// the new revision's instances are stopped with whatever else belongs to
+// nothing, a canary's share of traffic goes back to the live slot, and a
+// rolling deployment's replaced instances are started again.
+func (e *Engine) settle(d state.Deployment, live map[string]int) {
+	rev, exists := live[d.Service]
+	var switched bool
+	switch d.Kind {
+	case state.KindDestroy:
+		switched = !exists
+	default:
+		switched = exists && rev == d.ToRevision
+	}
 	for i := range d.Steps {
 		st := &d.Steps[i]
-		if st.Name == "switch" {
-			switched = true
-		}
 		if st.Status == state.Running {
 			st.Status, st.Outcome, st.EndedAt = state.Failed, "interrupted: the server stopped", e.now()
 		}
@@ -168,7 +183,7 @@ func (e *Engine) settle(d state.Deployment) {
 	if switched {
 		d.Status, d.Reason = state.Succeeded, ""
 	} else {
-		d.Status, d.Reason = state.Failed, fmt.Sprintf("the server stopped before the switch; revision %d never took traffic", d.ToRevision)
+		d.Status, d.Reason = state.Failed, fmt.Sprintf("the server stopped before the switch; revision %d was rolled back", d.ToRevision)
 	}
 	err := e.store.Update(func(tx *state.Tx) error {
 		if err := tx.PutDeployment(d); err != nil {
@@ -247,7 +262,7 @@ func (e *Engine) restore(ctx context.Context, svc state.Service, revs map[slotKe
 	s.mu.Lock()
 	s.previous = warm
 	s.mu.Unlock()
-	e.keepWarm(s, warm, left)
+	e.keepWarm(s, warm, left, 0)
 }
 
 // regroup makes a group of the instances adopted for k, assumed healthy

@@ -108,6 +108,6 @@ func (e *Engine) instantRollback(s *service, live, prev *group, applied spec.Ser
 		live.rev.Number, live.slot, applied.Deploy.DrainTimeout), nil)
 	_ = j.end(i, state.Succeeded, drain(e.ctx, live, applied.Deploy.DrainTimeout.D()))
 	err = j.finish(state.Succeeded, "", warmUntil(s.name, e.now().Add(applied.Deploy.KeepPrevious.D())))
-	e.keepWarm(s, live, applied.Deploy.KeepPrevious.D())
+	e.keepWarm(s, live, applied.Deploy.KeepPrevious.D(), j.d.ID)
 	return j.d, err
 }

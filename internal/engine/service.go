@@ -24,12 +24,12 @@ type service struct {
 	op     sync.Mutex
 	holder *holder // guarded by mu
 
-	mu         sync.Mutex // guards the fields below; held briefly
-	live       *group
-	previous   *group // warm, for an instant rollback
-	candidate  *group // during a deployment
-	deployment *state.Deployment
-	warmTimer  *time.Timer
+	mu        sync.Mutex // guards the fields below; held briefly
+	live      *group
+	previous  *group   // warm, for an instant rollback
+	candidate *group   // during a deployment
+	ctl       *control // an operator's say in the deployment in flight
+	warmTimer *time.Timer
 }
 
 // lock takes the service for an operation, or says who has it.
@@ -71,6 +71,7 @@ type group struct {
 	spec    spec.Service // as applied when the group started: count, checks, drain
 	slot    spec.Slot
 	members []*member
+	warmBy  int // the deployment that left it warm, for its after_bake hook
 }
 
 // member is one instance and the load balancer's view of it.
@@ -78,6 +79,15 @@ type member struct {
 	inst   runtime.Instance
 	target *proxy.Target
 	wake   func() // tells whoever watches the group that something changed
+}
+
+func (m *member) exited() bool {
+	select {
+	case <-m.inst.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 func (g *group) targets() []*proxy.Target {
@@ -257,6 +267,9 @@ func explain(g *group) string {
 			what = "last health check: " + m.target.LastResult()
 			if m.target.LastResult() == "" {
 				what = "no health check has finished yet"
+			}
+			if p := m.target.PassiveReason(); p != "" && p != m.target.LastResult() {
+				what += "; taken out of rotation by real requests: " + p
 			}
 		}
 		msg := fmt.Sprintf("instance %s %s", m.inst.ID(), what)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -135,13 +136,51 @@ func (e *Engine) History(name string) ([]state.Revision, []state.Deployment, err
 	return revs, ds, err
 }
 
-// Events returns up to limit events after sequence number after.
-func (e *Engine) Events(after uint64, limit int) ([]state.Event, error) {
+// Events returns up to limit events after sequence number after, of the
+// service named (or of all when service is ""). With wait, it waits up
+// to that long for the first one, so that a client can follow the log.
+func (e *Engine) Events(ctx context.Context, after uint64, limit int, service string, wait time.Duration) ([]state.Event, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		var evs []state.Event
+		err := e.store.View(func(tx *state.Tx) error {
+			for len(evs) < limit {
+				page, err := tx.Events(after, limit)
+				if err != nil || len(page) == 0 {
+					return err
+				}
+				for _, ev := range page {
+					after = ev.Seq
+					if service == "" || ev.Service == service {
+						evs = append(evs, ev)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil || len(evs) > 0 || !time.Now().Before(deadline) {
+			return evs, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-e.ctx.Done():
+			return nil, nil
+		case <-time.After(eventPoll):
+		}
+	}
+}
+
+// LastEvents returns the last n events, of one service or of all ("").
+func (e *Engine) LastEvents(n int, service string) ([]state.Event, error) {
 	var evs []state.Event
 	err := e.store.View(func(tx *state.Tx) error {
 		var err error
-		evs, err = tx.Events(after, limit)
+		evs, err = tx.LastEvents(n, service)
 		return err
 	})
 	return evs, err
 }
+
+// eventPoll is how often a follower waiting for events looks for new ones.
+const eventPoll = 100 * time.Millisecond

@@ -73,6 +73,7 @@ type Target struct {
 
 	mu         sync.Mutex
 	lastResult string    // the last check's outcome, for reasons shown to people
+	passive    string    // why real requests last took it out, if they did
 	stopChecks func()    // ends the health-check loop
 	checksDone chan bool // closed when the loop has ended
 }
@@ -139,11 +140,18 @@ func (t *Target) takeOut(reason string) {
 	t.run5xx.Store(0)
 	t.stats.transitions.Add(1)
 	t.mu.Lock()
-	t.lastResult = reason
+	t.lastResult, t.passive = reason, reason
 	t.mu.Unlock()
 	if t.p.onPassive != nil {
 		t.p.onPassive(t, reason)
 	}
+}
+
+// PassiveReason says why real requests last took t out of rotation, or "".
+func (t *Target) PassiveReason() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.passive
 }
 
 // Health returns the target's current health.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -34,6 +35,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/services/{name}/pause", handler(s.pause))
 	mux.Handle("POST /v1/services/{name}/maintenance", handler(s.maintenance))
 	mux.Handle("POST /v1/services/{name}/resume", handler(s.resume))
+	mux.Handle("POST /v1/services/{name}/promote", handler(s.control(s.engine.Promote)))
+	mux.Handle("POST /v1/services/{name}/abort", handler(s.control(s.engine.Abort)))
+	mux.Handle("POST /v1/services/{name}/deployment/pause", handler(s.control(s.engine.PauseDeployment)))
+	mux.Handle("POST /v1/services/{name}/deployment/resume", handler(s.control(s.engine.ResumeDeployment)))
 	mux.Handle("GET /v1/events", handler(s.events))
 	return s.authenticate(mux)
 }
@@ -91,6 +96,8 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindStale, Message: err.Error()}
 	case errors.Is(err, state.ErrNotFound):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
+	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback):
+		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
 	case errors.Is(err, engine.ErrShuttingDown):
 		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}
 	default:
@@ -103,6 +110,7 @@ var statusOf = map[string]int{
 	api.KindNotFound:     http.StatusNotFound,
 	api.KindBusy:         http.StatusConflict,
 	api.KindStale:        http.StatusConflict,
+	api.KindConflict:     http.StatusConflict,
 	api.KindShuttingDown: http.StatusServiceUnavailable,
 	api.KindUnauthorized: http.StatusUnauthorized,
 	api.KindFailed:       http.StatusInternalServerError,
@@ -288,6 +296,17 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) error {
 	return s.statusOf(w, r.PathValue("name"))
 }
 
+// control acts on the deployment in flight (promote, abort, pause,
+// resume) and answers with the service's status.
+func (s *Server) control(do func(name, actor string) error) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := do(r.PathValue("name"), actor(r)); err != nil {
+			return err
+		}
+		return s.statusOf(w, r.PathValue("name"))
+	}
+}
+
 // statusOf answers with one service's status, as the gate operations do.
 func (s *Server) statusOf(w http.ResponseWriter, name string) error {
 	st, err := s.engine.Status(name)
@@ -311,7 +330,29 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if limit == 0 || limit > 1000 {
 		limit = 1000
 	}
-	evs, err := s.engine.Events(after, limit)
+	var wait time.Duration
+	if q.Get("wait") != "" {
+		if wait, err = time.ParseDuration(q.Get("wait")); err != nil || wait < 0 || wait > 5*time.Minute {
+			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("wait=%q: expected a duration up to 5m", q.Get("wait"))}
+		}
+	}
+	var evs []state.Event
+	if last := q.Get("last"); last != "" {
+		n, err := strconv.Atoi(last)
+		if err != nil || n < 1 || n > 1000 {
+			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("last=%q: expected a count from 1 to 1000", last)}
+		}
+		evs, err = s.engine.LastEvents(n, q.Get("service"))
+		if err != nil {
+			return err
+		}
+		if evs == nil {
+			evs = []state.Event{}
+		}
+		writeJSON(w, http.StatusOK, evs)
+		return nil
+	}
+	evs, err = s.engine.Events(r.Context(), after, limit, q.Get("service"), wait)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -198,6 +199,16 @@ func (t *Tx) Revision(service string, n int) (Revision, error) {
 	return r, json.Unmarshal(v, &r)
 }
 
+// DeleteRevision forgets a revision, beyond the history limit. Its
+// number is not reused.
+func (t *Tx) DeleteRevision(service string, n int) error {
+	b := t.tx.Bucket(bucketRevisions).Bucket([]byte(service))
+	if b == nil {
+		return nil
+	}
+	return b.Delete(itob(uint64(n)))
+}
+
 // Revisions returns every revision of a service, oldest first.
 func (t *Tx) Revisions(service string) ([]Revision, error) {
 	var out []Revision
@@ -332,6 +343,24 @@ func (t *Tx) Events(after uint64, limit int) ([]Event, error) {
 		}
 		out = append(out, e)
 	}
+	return out, nil
+}
+
+// LastEvents returns the last n events of one service (all when service
+// is ""), oldest first.
+func (t *Tx) LastEvents(n int, service string) ([]Event, error) {
+	var out []Event
+	c := t.tx.Bucket(bucketEvents).Cursor()
+	for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, err
+		}
+		if service == "" || e.Service == service {
+			out = append(out, e)
+		}
+	}
+	slices.Reverse(out)
 	return out, nil
 }
 

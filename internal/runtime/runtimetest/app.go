@@ -30,6 +30,7 @@ const (
 	EnvVersion    = "TEAL_TESTAPP_VERSION"     // sent back in X-Version
 	EnvHost       = "TEAL_TESTAPP_HOST"        // the address to listen on; 127.0.0.1 by default
 	EnvEatMemory  = "TEAL_TESTAPP_EAT_MEMORY"  // a number of MiB to allocate and touch at start
+	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
 )
 
 // Behaviour scripts one instance of the test program.
@@ -41,6 +42,7 @@ type Behaviour struct {
 	Unhealthy  bool   // fail every health check
 	Version    string // answer with this version
 	EatMemory  int    // MiB to allocate at start, to run out of a memory limit
+	Fail       bool   // answer 500 to everything but the health check
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -64,6 +66,9 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.EatMemory > 0 {
 		env[EnvEatMemory] = strconv.Itoa(b.EatMemory)
+	}
+	if b.Fail {
+		env[EnvFail] = "1"
 	}
 	return env
 }
@@ -111,6 +116,10 @@ func RunApp() int {
 		}
 		w.Header().Set("X-Version", os.Getenv(EnvVersion))
 		w.Header().Set("X-Instance", os.Getenv("TEAL_INSTANCE"))
+		if r.URL.Path != "/health" && os.Getenv(EnvFail) == "1" {
+			http.Error(w, "failing on purpose", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintf(w, "instance %s\n", os.Getenv("TEAL_INSTANCE"))
 	}))
 
