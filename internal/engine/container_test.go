@@ -236,3 +236,34 @@ func TestNoContainerEngine(t *testing.T) {
 		t.Errorf("the process service answers %d %q", code, v)
 	}
 }
+
+// Canary and rolling run on containers as on processes, under load, with
+// not one failed request.
+func TestContainerCanaryAndRollingUnderLoad(t *testing.T) {
+	h, _ := newContainerHarness(t)
+	h.mustApply(h.desired(4, runtimetest.Behaviour{Version: "v1"}))
+	l := h.startLoad(3)
+
+	d := h.desired(4, runtimetest.Behaviour{Version: "v2"})
+	d.Services[0].Deploy.Strategy = spec.Rolling
+	d.Services[0].Deploy.BatchSize = 2
+	dep := h.mustApply(d)
+	if n := strings.Count(stepNames(*dep), "take out"); n != 2 {
+		t.Errorf("rolling steps %s: want 2 batches", stepNames(*dep))
+	}
+
+	d = h.desired(4, runtimetest.Behaviour{Version: "v3"})
+	canary(&d, spec.CanaryStep{Weight: 25, Pause: pause(300 * time.Millisecond)}, spec.CanaryStep{Weight: 50, Pause: pause(300 * time.Millisecond)})
+	dep = h.mustApply(d)
+	if !strings.HasPrefix(stepNames(*dep), "start,health,shift,hold,shift,hold,switch") {
+		t.Errorf("canary steps %s", stepNames(*dep))
+	}
+	time.Sleep(200 * time.Millisecond)
+	endLoad(t, l)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if l.count(v) == 0 {
+			t.Errorf("no answer from %s: %v", v, l.versions)
+		}
+	}
+	t.Logf("%d requests through a rolling and a canary deployment of containers: %v", l.total.Load(), l.versions)
+}
