@@ -196,6 +196,14 @@ service "web" {
 	if resp, err := http.Get("http://" + listen + "/"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("after resume: %v %v", resp, err)
 	}
+	out, _, code = teal(t, env, "", "events", "-n", "50", "--service", "web")
+	if code != ExitOK || !strings.Contains(out, "service web: deployment 1: switch: all new requests to revision 1 in blue") ||
+		!strings.Contains(out, "the service has reached a steady state") || !strings.Contains(out, "(by tester@") {
+		t.Errorf("events: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := teal(t, env, "", "promote", "web"); code != ExitFailure || !strings.Contains(stderr, "no deployment is in flight") {
+		t.Errorf("promote with nothing in flight: exit %d %s", code, stderr)
+	}
 	evs, err := srv.Engine().Events(context.Background(), 0, 1000, "", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -191,7 +191,7 @@ func renderHistory(w io.Writer, h api.HistoryResponse) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEPLOYMENT\tKIND\tREVISIONS\tSLOT\tSTATUS\tSTARTED\tTOOK\tSTEPS")
+	fmt.Fprintln(tw, "DEPLOYMENT\tKIND\tSTRATEGY\tREVISIONS\tSLOT\tSTATUS\tSTARTED\tTOOK\tSTEPS")
 	for _, d := range h.Deployments {
 		took := "-"
 		if !d.EndedAt.IsZero() {
@@ -204,7 +204,7 @@ func renderHistory(w io.Writer, h api.HistoryResponse) {
 				steps[i] += "(failed)"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, revisions(&d), orDash(string(d.Slot)), d.Status,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, orDash(string(d.Strategy)), revisions(&d), orDash(string(d.Slot)), d.Status,
 			d.StartedAt.Local().Format(time.DateTime), took, strings.Join(steps, " → "))
 	}
 	tw.Flush()

@@ -86,6 +86,8 @@ func (j *journal) finish(status state.Status, reason string, also func(*state.Tx
 	msg := fmt.Sprintf("deployment %d %s", j.d.ID, status)
 	if reason != "" {
 		msg += ": " + reason
+	} else if status == state.Succeeded && j.d.Kind != state.KindDestroy {
+		msg += fmt.Sprintf(": revision %d is live; the service has reached a steady state", j.d.ToRevision)
 	}
 	err := j.write("deployment."+string(status), msg, also)
 	j.report("", status, msg)
