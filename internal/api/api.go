@@ -20,13 +20,16 @@ const ActorHeader = "X-Teal-Actor"
 // PlanRequest asks what applying Desired would do.
 type PlanRequest struct {
 	Desired spec.Desired `json:"desired"`
+	Targets []string     `json:"targets,omitempty"`
 }
 
 // ApplyRequest asks to apply Desired. With ExpectSerial set, the server
 // refuses when the state changed since the plan the user approved.
 type ApplyRequest struct {
-	Desired      spec.Desired `json:"desired"`
-	ExpectSerial *uint64      `json:"expect_serial,omitempty"`
+	Desired       spec.Desired `json:"desired"`
+	ExpectSerial  *uint64      `json:"expect_serial,omitempty"`
+	ExpectLineage string       `json:"expect_lineage,omitempty"`
+	Targets       []string     `json:"targets,omitempty"`
 }
 
 // ApplyResult is the last line of an apply's stream.
@@ -45,6 +48,13 @@ type RollbackRequest struct {
 type RollbackResult struct {
 	Deployment state.Deployment `json:"deployment"`
 	Error      string           `json:"error,omitempty"`
+}
+
+// ImportRequest asks to bring what serves on Addr under teal as Service.
+type ImportRequest struct {
+	Service spec.Service `json:"service"`
+	Addr    string       `json:"addr"`
+	Pid     int          `json:"pid,omitempty"`
 }
 
 // PauseRequest asks to hold a service's new requests; Max 0 means the

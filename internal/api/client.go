@@ -150,10 +150,11 @@ func (c *Client) Version(ctx context.Context) (VersionResponse, error) {
 	return v, c.getJSON(ctx, http.MethodGet, "/v1/version", nil, &v)
 }
 
-// Plan returns what applying desired would do.
-func (c *Client) Plan(ctx context.Context, desired spec.Desired) (plan.Plan, error) {
+// Plan returns what applying desired would do, to the targets only when
+// there are any.
+func (c *Client) Plan(ctx context.Context, desired spec.Desired, targets ...string) (plan.Plan, error) {
 	var p plan.Plan
-	return p, c.getJSON(ctx, http.MethodPost, "/v1/plan", PlanRequest{Desired: desired}, &p)
+	return p, c.getJSON(ctx, http.MethodPost, "/v1/plan", PlanRequest{Desired: desired, Targets: targets}, &p)
 }
 
 // Apply applies and calls onProgress for each step as it happens.
@@ -224,6 +225,36 @@ func (c *Client) LastEvents(ctx context.Context, n int, service string) ([]state
 		q.Set("service", service)
 	}
 	return evs, c.getJSON(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &evs)
+}
+
+// Import brings what serves on addr under teal as svc.
+func (c *Client) Import(ctx context.Context, req ImportRequest) (state.Deployment, error) {
+	var d state.Deployment
+	return d, c.getJSON(ctx, http.MethodPost, "/v1/import", req, &d)
+}
+
+// State returns what was applied at serial, or now when serial is 0.
+func (c *Client) State(ctx context.Context, serial uint64) (state.Version, error) {
+	var v state.Version
+	return v, c.getJSON(ctx, http.MethodGet, fmt.Sprintf("/v1/state?serial=%d", serial), nil, &v)
+}
+
+// StateVersions lists the versions of the state kept, newest first.
+func (c *Client) StateVersions(ctx context.Context) ([]state.Version, error) {
+	var vs []state.Version
+	return vs, c.getJSON(ctx, http.MethodGet, "/v1/state/versions", nil, &vs)
+}
+
+// Locks lists the locks held.
+func (c *Client) Locks(ctx context.Context) ([]state.Lock, error) {
+	var ls []state.Lock
+	return ls, c.getJSON(ctx, http.MethodGet, "/v1/locks", nil, &ls)
+}
+
+// ForceUnlock removes a lock by its ID.
+func (c *Client) ForceUnlock(ctx context.Context, id string) (state.Lock, error) {
+	var l state.Lock
+	return l, c.getJSON(ctx, http.MethodPost, "/v1/locks/"+url.PathEscape(id)+"/force-unlock", struct{}{}, &l)
 }
 
 // Control acts on a service's deployment in flight: "promote", "abort",

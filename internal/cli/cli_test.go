@@ -107,7 +107,10 @@ func TestNoServer(t *testing.T) {
 
 // plan, apply (with and without approval), status and history against a
 // real server, in this process, running the test binary as instances.
-func TestAgainstServer(t *testing.T) {
+// testServer starts a real server in this process and writes a
+// configuration of one service whose instances are the test binary.
+func testServer(t *testing.T) (srv *server.Server, env map[string]string, listen, dir string) {
+	t.Helper()
 	srv, err := server.New(server.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -116,12 +119,12 @@ func TestAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
+	env = map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
 	self, _ := os.Executable()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	listen := ln.Addr().String()
+	listen = ln.Addr().String()
 	ln.Close()
-	dir := writeConfig(t, fmt.Sprintf(`
+	dir = writeConfig(t, fmt.Sprintf(`
 variable "version" { default = "1.0" }
 load_balancer "public" { listen = %q }
 service "web" {
@@ -136,6 +139,11 @@ service "web" {
   }
 }
 `, listen, self))
+	return srv, env, listen, dir
+}
+
+func TestAgainstServer(t *testing.T) {
+	srv, env, listen, dir := testServer(t)
 
 	out, _, code := teal(t, env, "", "plan", "-detailed-exitcode", dir)
 	if code != ExitUsage || !strings.Contains(out, "Plan: 2 to add, 0 to change, 0 to destroy.") {
@@ -214,5 +222,67 @@ service "web" {
 	}
 	if !who {
 		t.Errorf("no event names who applied: %+v", evs)
+	}
+}
+
+// A saved plan is carried out exactly, and refused once the state has
+// moved on or when it was made against another state.
+func TestSavedPlan(t *testing.T) {
+	_, env, listen, dir := testServer(t)
+	planFile := filepath.Join(t.TempDir(), "v1.plan")
+	out, _, code := teal(t, env, "", "plan", "-out", planFile, dir)
+	if code != ExitOK || !strings.Contains(out, "Saved the plan to "+planFile) {
+		t.Fatalf("plan -out: exit %d\n%s", code, out)
+	}
+	if st, _ := os.Stat(planFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600: it holds sensitive values", st.Mode())
+	}
+	stale := filepath.Join(t.TempDir(), "stale.plan")
+	teal(t, env, "", "plan", "-out", stale, "-var", "version=9", dir)
+
+	out, _, code = teal(t, env, "", "apply", planFile)
+	if code != ExitOK || !strings.Contains(out, "revision 1 is live in blue") || strings.Contains(out, "Enter a value") {
+		t.Fatalf("apply PLANFILE: exit %d\n%s", code, out)
+	}
+	resp, err := http.Get("http://" + listen + "/")
+	if err != nil || resp.Header.Get("X-Version") != "1.0" {
+		t.Fatalf("after apply of the saved plan: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, stderr, code := teal(t, env, "", "apply", stale)
+	if code != ExitFailure || !strings.Contains(stderr, "the state has changed since the plan was made") {
+		t.Errorf("apply of a stale plan: exit %d\n%s", code, stderr)
+	}
+
+	// Another server: another lineage.
+	_, other, _, _ := testServer(t)
+	again := filepath.Join(t.TempDir(), "again.plan")
+	teal(t, env, "", "plan", "-out", again, "-var", "version=2", dir)
+	_, stderr, code = teal(t, other, "", "apply", again)
+	if code != ExitFailure || !strings.Contains(stderr, "the plan was made against another state") {
+		t.Errorf("apply on another state: exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(again, []byte(`{"hello": 1}`), 0o600)
+	if _, stderr, code := teal(t, env, "", "apply", again); code != ExitUsage || !strings.Contains(stderr, "not a teal plan file") {
+		t.Errorf("apply of a file that is not a plan: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestTarget(t *testing.T) {
+	_, env, _, dir := testServer(t)
+	out, _, code := teal(t, env, "", "plan", "-target", "load_balancer.public", dir)
+	if code != ExitOK || !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy.") || !strings.Contains(out, "-target") {
+		t.Errorf("targeted plan: exit %d\n%s", code, out)
+	}
+	out, _, code = teal(t, env, "", "apply", "-auto-approve", "-target", "load_balancer.public", dir)
+	if code != ExitOK {
+		t.Fatalf("targeted apply: exit %d\n%s", code, out)
+	}
+	out, _, _ = teal(t, env, "", "plan", dir)
+	if !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy.") || !strings.Contains(out, `+ service "web"`) {
+		t.Errorf("after a targeted apply, the service is still to add:\n%s", out)
+	}
+	if _, stderr, code := teal(t, env, "", "plan", "-target", "web", dir); code != ExitFailure || !strings.Contains(stderr, `"web" is not an address`) {
+		t.Errorf("a malformed target: exit %d\n%s", code, stderr)
 	}
 }

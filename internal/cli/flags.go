@@ -87,6 +87,7 @@ func (c *configFlags) load(e *env, dir string) (spec.Desired, error) {
 type serverFlags struct {
 	addr  string
 	token string
+	env   string
 }
 
 func (s *serverFlags) register(fs *flag.FlagSet) {

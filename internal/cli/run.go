@@ -9,10 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
-
-	"github.com/agext/levenshtein"
 )
 
 // Exit codes, as DESIGN.md fixes them.
@@ -57,6 +54,9 @@ func commands() []command {
 		{"maintenance", "[flags] SERVICE", "answer a service's requests with a maintenance page until resume", runMaintenance},
 		{"resume", "[flags] SERVICE", "serve a paused service, or one in maintenance, again (-deployment: let a paused deployment go on)", runResume},
 		{"events", "[flags]", "show what happened, and follow it with -f", runEvents},
+		{"import", "[flags] service.NAME HOST:PORT [DIR]", "bring an application that already runs under teal, with no downtime", runImport},
+		{"state", "list|show|versions|locks [flags]", "look at what is recorded, now or at an earlier serial", runState},
+		{"force-unlock", "[flags] LOCK_ID", "remove a lock whose operation will not release it", runForceUnlock},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -128,15 +128,44 @@ func usage(w io.Writer) {
 }
 
 func suggestCommand(given string) string {
-	var names []string
+	best, bestDist := "", 3
 	for _, c := range commands() {
-		if strings.HasPrefix(c.name, given) || levenshtein.Distance(given, c.name, nil) <= 2 {
-			names = append(names, c.name)
+		d := osaDistance(given, c.name)
+		if strings.HasPrefix(c.name, given) {
+			d = 0
+		}
+		if d < bestDist {
+			best, bestDist = c.name, d
 		}
 	}
-	sort.Strings(names)
-	if len(names) == 0 {
+	if best == "" {
 		return ""
 	}
-	return fmt.Sprintf("; did you mean %q?", names[0])
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// osaDistance is the edit distance that counts swapping two neighbouring
+// letters as one edit, the typo people make most ("statsu").
+func osaDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/spec"
@@ -16,6 +18,11 @@ type ApplyOptions struct {
 	// ExpectSerial, when set, is the state serial of the plan that was
 	// shown; the apply refuses to run if the state has changed since.
 	ExpectSerial *uint64
+	// ExpectLineage, when set, is the lineage of the state the plan was
+	// made against: a saved plan applies to that state only.
+	ExpectLineage string
+	// Targets limits the apply to the objects at these addresses.
+	Targets []string
 	// Actor says who asked, for the event log.
 	Actor string
 }
@@ -37,14 +44,18 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	if e.ctx.Err() != nil {
 		return plan.Plan{}, nil, ErrShuttingDown
 	}
-	if err := e.lockApply(opts.Actor); err != nil {
+	lock, err := e.lock("apply", "apply", opts.Actor)
+	if err != nil {
 		return plan.Plan{}, nil, err
 	}
-	defer e.unlockApply()
+	defer e.unlock(lock)
 
-	p, err := e.Plan(desired)
+	p, err := e.Plan(desired, opts.Targets...)
 	if err != nil {
 		return p, nil, err
+	}
+	if opts.ExpectLineage != "" && opts.ExpectLineage != p.Lineage {
+		return p, nil, fmt.Errorf("%w: the plan was made against another state (lineage %s, this one is %s)", ErrStale, opts.ExpectLineage, p.Lineage)
 	}
 	if opts.ExpectSerial != nil && *opts.ExpectSerial != p.Serial {
 		return p, nil, fmt.Errorf("%w (serial %d, now %d)", ErrStale, *opts.ExpectSerial, p.Serial)
@@ -63,15 +74,24 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	if lbChanged {
 		// Listeners first: a service's routes need them. A listener that
 		// cannot bind stops the apply before any service changes.
-		if err := e.sw.SetLoadBalancers(e.ctx, desired.LoadBalancers); err != nil {
+		var recorded []spec.LoadBalancer
+		if err := e.store.View(func(tx *state.Tx) error {
+			var err error
+			recorded, err = tx.LoadBalancers()
+			return err
+		}); err != nil {
+			return p, nil, err
+		}
+		lbs := targetedLoadBalancers(desired.LoadBalancers, recorded, opts.Targets)
+		if err := e.sw.SetLoadBalancers(e.ctx, lbs); err != nil {
 			return p, nil, err
 		}
 		err := e.store.Update(func(tx *state.Tx) error {
-			if err := tx.SetLoadBalancers(desired.LoadBalancers); err != nil {
+			if err := tx.SetLoadBalancers(lbs); err != nil {
 				return err
 			}
 			_, err := tx.AppendEvent(state.Event{Type: "load_balancers.applied", Actor: opts.Actor,
-				Message: fmt.Sprintf("%d load balancers", len(desired.LoadBalancers))})
+				Message: fmt.Sprintf("%d load balancers", len(lbs))})
 			return err
 		})
 		if err != nil {
@@ -98,20 +118,73 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	return p, append(results, out...), nil
 }
 
-func (e *Engine) lockApply(actor string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if h := e.applying; h != nil {
-		return &BusyError{What: "apply", Holder: h.what, Actor: h.actor, Since: h.since}
+// lock takes a lock kept in the state, so that who holds it can be seen,
+// and released by force-unlock when its operation will not.
+// targetedLoadBalancers returns the load balancers an apply leaves: all
+// of desired, or, with targets, what is recorded with only the targeted
+// ones added, changed or removed as desired says.
+func targetedLoadBalancers(desired, recorded []spec.LoadBalancer, targets []string) []spec.LoadBalancer {
+	if len(targets) == 0 {
+		return desired
 	}
-	e.applying = &holder{what: "another apply", actor: actor, since: e.now()}
-	return nil
+	targeted := func(name string) bool { return slices.Contains(targets, "load_balancer."+name) }
+	want := map[string]spec.LoadBalancer{}
+	for _, lb := range desired {
+		want[lb.Name] = lb
+	}
+	var out []spec.LoadBalancer
+	had := map[string]bool{}
+	for _, lb := range recorded {
+		had[lb.Name] = true
+		switch d, ok := want[lb.Name]; {
+		case !targeted(lb.Name):
+			out = append(out, lb)
+		case ok:
+			out = append(out, d)
+		}
+	}
+	for _, lb := range desired {
+		if targeted(lb.Name) && !had[lb.Name] {
+			out = append(out, lb)
+		}
+	}
+	return out
 }
 
-func (e *Engine) unlockApply() {
-	e.mu.Lock()
-	e.applying = nil
-	e.mu.Unlock()
+func (e *Engine) lock(name, operation, actor string) (state.Lock, error) {
+	var l state.Lock
+	err := e.store.Update(func(tx *state.Tx) error {
+		var err error
+		l, err = tx.Lock(name, operation, actor)
+		return err
+	})
+	var le *state.LockError
+	if errors.As(err, &le) {
+		return l, &BusyError{What: "apply", Holder: fmt.Sprintf("another %s (lock %s)", le.Held.Operation, le.Held.ID), Actor: le.Held.Who, Since: le.Held.Created}
+	}
+	return l, err
+}
+
+func (e *Engine) unlock(l state.Lock) {
+	if err := e.store.Update(func(tx *state.Tx) error { return tx.Unlock(l) }); err != nil {
+		e.log.Error("release lock", "lock", l.Name, "err", err)
+	}
+}
+
+// ForceUnlock removes a lock whose operation will not release it, as
+// terraform force-unlock does, and says whose it was.
+func (e *Engine) ForceUnlock(id, actor string) (state.Lock, error) {
+	var l state.Lock
+	err := e.store.Update(func(tx *state.Tx) error {
+		var err error
+		if l, err = tx.ForceUnlock(id); err != nil {
+			return err
+		}
+		_, err = tx.AppendEvent(state.Event{Type: "lock.forced", Actor: actor,
+			Message: fmt.Sprintf("lock %s on %s, held by %s for %s since %s, was force-unlocked", l.ID, l.Name, l.Who, l.Operation, l.Created.Format(time.DateTime))})
+		return err
+	})
+	return l, err
 }
 
 // applyService carries out the change c to one service.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,7 +77,6 @@ type Engine struct {
 
 	mu       sync.Mutex
 	services map[string]*service
-	applying *holder // the apply in progress, if any
 }
 
 // New returns an engine. Call Recover before anything else, to take over
@@ -158,7 +158,7 @@ func (e *InvalidError) Error() string {
 func (e *Engine) Current() (plan.Current, error) {
 	var cur plan.Current
 	err := e.store.View(func(tx *state.Tx) error {
-		cur.Serial = tx.Serial()
+		cur.Serial, cur.Lineage = tx.Serial(), tx.Lineage()
 		lbs, err := tx.LoadBalancers()
 		if err != nil {
 			return err
@@ -172,6 +172,10 @@ func (e *Engine) Current() (plan.Current, error) {
 			cs := plan.CurrentService{Spec: s.Spec, NextRevision: tx.NextRevision(s.Name)}
 			if s.Live != nil {
 				cs.LiveRevision, cs.LiveSlot = s.Live.Revision, s.Live.Slot
+				cs.Running, cs.Drift = e.drift(s.Name)
+				if rev, err := tx.Revision(s.Name, s.Live.Revision); err == nil {
+					cs.LiveImported = rev.Imported
+				}
 			}
 			cur.Services = append(cur.Services, cs)
 		}
@@ -180,16 +184,22 @@ func (e *Engine) Current() (plan.Current, error) {
 	return cur, err
 }
 
-// Plan returns what applying desired would do.
-func (e *Engine) Plan(desired spec.Desired) (plan.Plan, error) {
+// Plan returns what applying desired would do; with targets, only to the
+// objects at those addresses.
+func (e *Engine) Plan(desired spec.Desired, targets ...string) (plan.Plan, error) {
 	if ps := desired.Validate(); len(ps) > 0 {
 		return plan.Plan{}, &InvalidError{Problems: ps}
+	}
+	for _, t := range targets {
+		if !strings.HasPrefix(t, "service.") && !strings.HasPrefix(t, "load_balancer.") {
+			return plan.Plan{}, &InvalidError{Problems: []spec.Problem{{Path: "target", Message: fmt.Sprintf("%q is not an address; expected service.NAME or load_balancer.NAME", t)}}}
+		}
 	}
 	cur, err := e.Current()
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.Diff(desired, cur), nil
+	return plan.Diff(desired, cur).Target(targets), nil
 }
 
 // service returns the runtime view of a service, creating it if needed.
@@ -253,4 +263,31 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 	e.bg.Wait()
+}
+
+// drift counts the live instances of a service that run, and says what
+// went wrong with the others: what changed outside teal since it last
+// acted.
+func (e *Engine) drift(name string) (running int, drift []string) {
+	s := e.service(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		return 0, nil
+	}
+	for _, m := range s.live.members {
+		switch {
+		case m.exited():
+			drift = append(drift, fmt.Sprintf("instance %s of revision %d %s", m.inst.ID(), s.live.rev.Number, m.inst.Exit()))
+		case m.target.Health() == proxy.Unhealthy:
+			running++
+			drift = append(drift, fmt.Sprintf("instance %s of revision %d fails its checks (%s); it stays, out of rotation, until they pass", m.inst.ID(), s.live.rev.Number, m.target.LastResult()))
+		default:
+			running++
+		}
+	}
+	if missing := s.live.spec.DesiredCount - len(s.live.members); missing > 0 {
+		drift = append(drift, fmt.Sprintf("%s of revision %d could not be found", count(missing, "instance"), s.live.rev.Number))
+	}
+	return running, drift
 }

@@ -51,6 +51,10 @@ func describe(d state.Deployment) string {
 		return fmt.Sprintf("rollback from revision %d to revision %d", d.FromRevision, d.ToRevision)
 	case d.Kind == state.KindScale:
 		return fmt.Sprintf("scale revision %d", d.ToRevision)
+	case d.Kind == state.KindRepair:
+		return fmt.Sprintf("repair revision %d: replace instances that died", d.ToRevision)
+	case d.Kind == state.KindImport:
+		return fmt.Sprintf("import: what runs becomes revision %d, routed in %s", d.ToRevision, d.Slot)
 	case d.Kind == state.KindDestroy:
 		return fmt.Sprintf("destroy: drain and stop revision %d", d.FromRevision)
 	case d.FromRevision == 0:

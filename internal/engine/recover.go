@@ -73,6 +73,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err := e.sw.SetLoadBalancers(ctx, lbs); err != nil {
 		return err
 	}
+	e.releaseStaleLocks()
 	live := map[string]int{} // service -> live revision; absent: no such service
 	for _, s := range svcs {
 		live[s.Name] = 0
@@ -154,6 +155,30 @@ func (e *Engine) sweep(ctx context.Context) {
 	if len(swept) > 0 {
 		e.event(state.Event{Type: "instances.swept",
 			Message: fmt.Sprintf("removed %s that the state did not record: %s", count(len(swept), "instance"), strings.Join(swept, ", "))})
+	}
+}
+
+// releaseStaleLocks frees the locks of operations of a server that is no
+// longer running: this one has just started, so none is its own.
+func (e *Engine) releaseStaleLocks() {
+	err := e.store.Update(func(tx *state.Tx) error {
+		locks, err := tx.Locks()
+		if err != nil {
+			return err
+		}
+		for _, l := range locks {
+			if err := tx.Unlock(l); err != nil {
+				return err
+			}
+			if _, err := tx.AppendEvent(state.Event{Type: "lock.released", Message: fmt.Sprintf(
+				"released lock %s on %s, held by %s for %s when the server stopped", l.ID, l.Name, l.Who, l.Operation)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("release stale locks", "err", err)
 	}
 }
 

@@ -184,3 +184,46 @@ func (e *Engine) LastEvents(n int, service string) ([]state.Event, error) {
 
 // eventPoll is how often a follower waiting for events looks for new ones.
 const eventPoll = 100 * time.Millisecond
+
+// StateVersion returns what was applied at serial, or now when serial is 0.
+func (e *Engine) StateVersion(serial uint64) (state.Version, error) {
+	var v state.Version
+	err := e.store.View(func(tx *state.Tx) error {
+		if serial != 0 {
+			var err error
+			v, err = tx.Version(serial)
+			return err
+		}
+		lbs, err := tx.LoadBalancers()
+		if err != nil {
+			return err
+		}
+		svcs, err := tx.Services()
+		v = state.Version{Serial: tx.Serial(), Lineage: tx.Lineage(), Time: e.now(), LoadBalancers: lbs, Services: svcs}
+		return err
+	})
+	return v, err
+}
+
+// StateVersions returns the versions kept, newest first, without their
+// contents.
+func (e *Engine) StateVersions() ([]state.Version, error) {
+	var vs []state.Version
+	err := e.store.View(func(tx *state.Tx) error {
+		var err error
+		vs, err = tx.Versions()
+		return err
+	})
+	return vs, err
+}
+
+// Locks returns the locks held.
+func (e *Engine) Locks() ([]state.Lock, error) {
+	var ls []state.Lock
+	err := e.store.View(func(tx *state.Tx) error {
+		var err error
+		ls, err = tx.Locks()
+		return err
+	})
+	return ls, err
+}

@@ -1,15 +1,19 @@
 package engine_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -428,4 +432,132 @@ func TestRevisionHistoryLimit(t *testing.T) {
 	if len(nums) != 2 || nums[0] != 4 || nums[1] != 5 || len(ds) != 5 {
 		t.Errorf("revisions %v and %d deployments kept; want 4, 5 and all 5 deployments", nums, len(ds))
 	}
+}
+
+// An instance killed outside teal is drift: the plan says so, and an
+// apply of the same configuration replaces it.
+func TestDriftIsRepaired(t *testing.T) {
+	h := newHarness(t)
+	d := h.desired(2, runtimetest.Behaviour{Version: "v1"})
+	h.mustApply(d)
+	var victim state.Instance
+	h.store.View(func(tx *state.Tx) error {
+		ins, _ := tx.Instances()
+		victim = ins[0]
+		return nil
+	})
+	var handle struct{ Pid int }
+	if err := json.Unmarshal([]byte(victim.Handle), &handle); err != nil || handle.Pid == 0 {
+		t.Fatalf("handle %q: %v", victim.Handle, err)
+	}
+	syscall.Kill(-handle.Pid, syscall.SIGKILL)
+	waitFor(t, func() bool { running, _ := h.drift(); return running == 1 })
+
+	p, err := h.eng.Plan(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := p.Change("service", "web")
+	if !ok || c.Repair != 1 || len(c.Drift) != 1 || !strings.Contains(c.Drift[0], victim.ID+" of revision 1 killed by signal KILL") {
+		t.Fatalf("plan after a kill outside teal: %+v", c)
+	}
+	r := h.apply(d)
+	if r.Error != "" || r.Deployment == nil || r.Deployment.Kind != state.KindRepair {
+		t.Fatalf("repair: %+v", r)
+	}
+	if running, drift := h.drift(); running != 2 || len(drift) != 0 {
+		t.Errorf("after the repair: %d running, drift %v", running, drift)
+	}
+	if p, _ := h.eng.Plan(d); p.HasChanges() {
+		t.Errorf("a plan after the repair still has changes: %+v", p.Changes)
+	}
+}
+
+// drift asks the engine, through a plan of nothing new, what runs.
+func (h *harness) drift() (int, []string) {
+	cur, err := h.eng.Current()
+	if err != nil || len(cur.Services) == 0 {
+		return 0, nil
+	}
+	return cur.Services[0].Running, cur.Services[0].Drift
+}
+
+// An application that already runs is imported with no downtime, and the
+// next apply replaces it by blue-green.
+func TestImport(t *testing.T) {
+	h := newHarness(t)
+	d := h.desired(1, runtimetest.Behaviour{Version: "v2"})
+	d.Services[0].Deploy.KeepPrevious = 0
+	lbOnly := d
+	lbOnly.Services = nil
+	h.mustApplyAll(lbOnly)
+
+	self, _ := os.Executable()
+	port := freePortOf(t)
+	legacy := exec.Command(self)
+	legacy.Env = append(os.Environ(), "TEAL_TESTAPP=1", "TEAL_TESTAPP_VERSION=legacy", "PORT="+port)
+	if err := legacy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { legacy.Wait(); close(exited) }()
+	t.Cleanup(func() { legacy.Process.Kill() })
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/health")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	dep, err := h.eng.Import(context.Background(), d.Services[0], "127.0.0.1:"+port, 0, "tester", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.Kind != state.KindImport || stepNames(dep) != "adopt,switch" {
+		t.Errorf("import: %+v", dep)
+	}
+	if code, v, _ := h.get(); code != 200 || v != "legacy" {
+		t.Fatalf("right after the import: %d %q", code, v)
+	}
+	if _, err := h.eng.Import(context.Background(), d.Services[0], "127.0.0.1:"+port, 0, "tester", nil); !errors.Is(err, engine.ErrCannotImport) {
+		t.Errorf("a second import: %v", err)
+	}
+	p, _ := h.eng.Plan(d)
+	c, ok := p.Change("service", "web")
+	if !ok || c.Revision != 2 || !strings.Contains(strings.Join(c.Traffic, " "), "revision 1 was imported") {
+		t.Fatalf("plan after the import: %+v", c)
+	}
+	l := h.startLoad(2)
+	h.mustApply(d)
+	l.end()
+	if f := l.failures(); len(f) > 0 {
+		t.Errorf("requests failed while the imported application was replaced: %v", f)
+	}
+	if _, v, _ := h.get(); v != "v2" {
+		t.Errorf("after the apply: %q", v)
+	}
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Error("the imported process was not stopped once replaced")
+	}
+}
+
+func (h *harness) mustApplyAll(d spec.Desired) {
+	h.t.Helper()
+	_, results, err := h.eng.Apply(d, engine.ApplyOptions{Actor: "test"}, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Error != "" {
+			h.t.Fatalf("%s: %s", r.Address, r.Error)
+		}
+	}
+}
+
+func freePortOf(t *testing.T) string {
+	addr := freeAddr(t)
+	return addr[strings.LastIndexByte(addr, ':')+1:]
 }

@@ -56,7 +56,7 @@ func (e *Engine) update(s *service, want spec.Service, actor string, rep Reporte
 		say("health checks and timeouts changed on the running instances, in place")
 	}
 	var d state.Deployment
-	if live != nil && old.Spec.DesiredCount != want.DesiredCount {
+	if running, _ := e.drift(s.name); live != nil && (old.Spec.DesiredCount != want.DesiredCount || running < want.DesiredCount) {
 		d, err = e.scale(s, live, want, actor, rep)
 		if err != nil {
 			return d, err
@@ -98,7 +98,11 @@ func (e *Engine) scale(s *service, live *group, want spec.Service, actor string,
 	})
 	have := len(live.members)
 	s.mu.Unlock()
-	d := state.Deployment{Service: s.name, Kind: state.KindScale, FromRevision: live.rev.Number, ToRevision: live.rev.Number, Slot: live.slot}
+	kind := state.KindScale
+	if want.DesiredCount == live.spec.DesiredCount {
+		kind = state.KindRepair // the count is as it was: instances died
+	}
+	d := state.Deployment{Service: s.name, Kind: kind, FromRevision: live.rev.Number, ToRevision: live.rev.Number, Slot: live.slot}
 	j, err := e.openJournal(d, actor, rep, nil)
 	if err != nil {
 		return d, err

@@ -11,8 +11,9 @@ import (
 // attr is one attribute of a service, rendered as HCL writes it.
 type attr struct {
 	path     string
-	value    string
-	template bool // part of the revision: changing it deploys
+	value    string // as shown: a sensitive value is not
+	raw      string // as compared
+	template bool   // part of the revision: changing it deploys
 }
 
 // flatten lists a service's attributes in the order a configuration writes
@@ -20,7 +21,11 @@ type attr struct {
 func flatten(s spec.Service) []attr {
 	var out []attr
 	add := func(path, value string, template bool) {
-		out = append(out, attr{path: path, value: value, template: template})
+		shown := value
+		if s.IsSensitive(path) {
+			shown = spec.RedactedValue
+		}
+		out = append(out, attr{path: path, value: shown, raw: value, template: template})
 	}
 	add("version", quote(s.Version), true)
 	add("desired_count", strconv.Itoa(s.DesiredCount), false)
@@ -140,7 +145,7 @@ func flatten(s spec.Service) []attr {
 // flattenLB lists a load balancer's attributes as flatten does a service's.
 func flattenLB(lb spec.LoadBalancer) []attr {
 	var out []attr
-	add := func(path, value string) { out = append(out, attr{path: path, value: value}) }
+	add := func(path, value string) { out = append(out, attr{path: path, value: value, raw: value}) }
 	add("listen", quote(lb.Listen))
 	for i, c := range lb.TLS {
 		add(fmt.Sprintf("tls[%d].certificate", i), quote(c.Certificate))

@@ -68,6 +68,7 @@ func (a *Action) UnmarshalText(b []byte) error {
 // Current is what the server has recorded, as the diff needs it.
 type Current struct {
 	Serial        uint64
+	Lineage       string
 	LoadBalancers []spec.LoadBalancer
 	Services      []CurrentService
 }
@@ -78,14 +79,42 @@ type CurrentService struct {
 	LiveRevision int          // 0 when no revision is live
 	LiveSlot     spec.Slot
 	NextRevision int // the number a new revision would get
+	// LiveImported says the live revision was imported: what runs is not
+	// known to match the configuration, so the next apply replaces it.
+	LiveImported bool
+	// Running is how many instances of the live revision run; fewer than
+	// desired is drift, which an apply repairs.
+	Running int
+	// Drift says, for people, what changed outside teal: instances that
+	// died, instances failing their checks.
+	Drift []string
 }
 
 // Plan is the set of changes an apply would make.
 type Plan struct {
-	// Serial is the state serial the plan was made against; an apply of
-	// the plan refuses to run when the state has moved on.
-	Serial  uint64   `json:"serial"`
+	// Serial and Lineage are the state's the plan was made against; an
+	// apply of the plan refuses to run when the state has moved on, or
+	// is another state.
+	Serial  uint64 `json:"serial"`
+	Lineage string `json:"lineage"`
+	// Targets, when set, are the only addresses the plan changes.
+	Targets []string `json:"targets,omitempty"`
 	Changes []Change `json:"changes"`
+}
+
+// Target keeps only the changes to the objects at addrs ("service.web",
+// "load_balancer.public"), as Terraform's -target does.
+func (p Plan) Target(addrs []string) Plan {
+	if len(addrs) == 0 {
+		return p
+	}
+	out := Plan{Serial: p.Serial, Lineage: p.Lineage, Targets: addrs}
+	for _, c := range p.Changes {
+		if slices.Contains(addrs, c.Address()) {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return out
 }
 
 // Change is what happens to one load balancer or service.
@@ -102,6 +131,10 @@ type Change struct {
 	Strategy spec.Strategy `json:"strategy,omitempty"`
 	// Traffic says, for people, what the change does to traffic.
 	Traffic []string `json:"traffic"`
+	// Drift lists what changed outside teal; Repair is how many instances
+	// an apply starts to replace those that died.
+	Drift  []string `json:"drift,omitempty"`
+	Repair int      `json:"repair,omitempty"`
 }
 
 // Address names the object as a plan shows it: service.web.
@@ -148,7 +181,7 @@ func (p Plan) Change(typ, name string) (Change, bool) {
 // Diff returns the plan that takes cur to desired. Load balancers come
 // first, then services, each sorted by name.
 func Diff(desired spec.Desired, cur Current) Plan {
-	p := Plan{Serial: cur.Serial}
+	p := Plan{Serial: cur.Serial, Lineage: cur.Lineage}
 	p.Changes = append(p.Changes, diffLoadBalancers(desired.LoadBalancers, cur.LoadBalancers)...)
 	p.Changes = append(p.Changes, diffServices(desired.Services, cur.Services)...)
 	return p
@@ -240,11 +273,20 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 	before, after := flatten(cur.Spec), flatten(s)
 	c.Attrs, c.Unchanged = diffAttrs(before, after)
 	templateChanged := slices.ContainsFunc(c.Attrs, func(a Attr) bool { return a.NewRevision })
-	if len(c.Attrs) == 0 && cur.LiveRevision != 0 {
+	c.Drift = cur.Drift
+	if cur.LiveRevision != 0 && !templateChanged && cur.Spec.DesiredCount == s.DesiredCount && cur.Running < s.DesiredCount {
+		c.Repair = s.DesiredCount - cur.Running
+		c.Traffic = append(c.Traffic, fmt.Sprintf("repairs drift: starts %s of revision %d to replace those no longer running",
+			instances(c.Repair), cur.LiveRevision))
+	}
+	if len(c.Attrs) == 0 && cur.LiveRevision != 0 && c.Repair == 0 && !cur.LiveImported {
 		return c, false
 	}
 	old := cur.Spec
-	if templateChanged || cur.LiveRevision == 0 {
+	if cur.LiveImported {
+		c.Traffic = append(c.Traffic, fmt.Sprintf("revision %d was imported: what runs is not known to match the configuration", cur.LiveRevision))
+	}
+	if templateChanged || cur.LiveRevision == 0 || cur.LiveImported {
 		c.Revision = cur.NextRevision
 		c.Strategy = s.Deploy.Strategy
 		slot := cur.LiveSlot.Other()
@@ -308,7 +350,7 @@ func diffAttrs(before, after []attr) (changed []Attr, unchanged int) {
 		switch {
 		case !ok:
 			changed = append(changed, Attr{Path: a.path, Action: Create, After: a.value, NewRevision: a.template})
-		case b.value != a.value:
+		case b.raw != a.raw:
 			changed = append(changed, Attr{Path: a.path, Action: Update, Before: b.value, After: a.value, NewRevision: a.template})
 		default:
 			unchanged++

@@ -32,7 +32,7 @@ func lbAt(name, listen string) spec.LoadBalancer {
 }
 
 func live(s spec.Service, rev int) CurrentService {
-	return CurrentService{Spec: s, LiveRevision: rev, LiveSlot: spec.Green, NextRevision: rev + 1}
+	return CurrentService{Spec: s, LiveRevision: rev, LiveSlot: spec.Green, NextRevision: rev + 1, Running: s.DesiredCount}
 }
 
 func TestDiff(t *testing.T) {
@@ -95,6 +95,16 @@ func TestDiff(t *testing.T) {
 			desired:      spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{containerized}},
 			current:      Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{live(web("1.0"), 3)}},
 			wantRevision: 4, wantCounts: [3]int{0, 1, 0},
+		},
+		{
+			name:    "drift",
+			desired: spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{web("1.0")}},
+			current: Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{func() CurrentService {
+				c := live(web("1.0"), 3)
+				c.Running, c.Drift = 1, []string{"instance web-r3-green-ab12 of revision 3 killed by signal KILL"}
+				return c
+			}()}},
+			wantCounts: [3]int{0, 1, 0},
 		},
 		{
 			name:       "destroy_and_move",
@@ -168,5 +178,32 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// A sensitive value is never shown, in the text or the JSON of a plan.
+func TestSensitiveNeverShown(t *testing.T) {
+	before, after := web("1.0"), web("1.0")
+	after.Process.Env = map[string]string{"ENVIRONMENT": "qa", "DB_PASSWORD": "hunter2"}
+	after.Sensitive = []string{"process.env.DB_PASSWORD"}
+	p := Diff(spec.Desired{Services: []spec.Service{after}}, Current{Services: []CurrentService{live(before, 1)}})
+	var text bytes.Buffer
+	Render(&text, p)
+	js, _ := json.Marshal(p)
+	for _, out := range []string{text.String(), string(js)} {
+		if bytes.Contains([]byte(out), []byte("hunter2")) {
+			t.Errorf("a sensitive value is shown:\n%s", out)
+		}
+	}
+	if !bytes.Contains(text.Bytes(), []byte(`+ process.env.DB_PASSWORD = (sensitive value)`)) {
+		t.Errorf("the sensitive attribute is not listed as changed:\n%s", text.String())
+	}
+	// A change of a sensitive value is a change, though both sides show alike.
+	changed := after
+	changed.Process = &spec.Process{Command: after.Process.Command, Dir: after.Process.Dir, Env: map[string]string{"ENVIRONMENT": "qa", "DB_PASSWORD": "correct horse"}}
+	p = Diff(spec.Desired{Services: []spec.Service{changed}}, Current{Services: []CurrentService{live(after, 2)}})
+	c, ok := p.Change("service", "web")
+	if !ok || c.Revision != 3 || len(c.Attrs) != 1 || c.Attrs[0].Before != spec.RedactedValue || c.Attrs[0].After != spec.RedactedValue {
+		t.Errorf("a changed sensitive value: %+v", c)
 	}
 }

@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"io"
+
+	"github.com/teal-deploy/teal/internal/spec"
 )
 
 // Render writes p for people, in Terraform's layout: one block per object
@@ -29,6 +31,9 @@ func Render(w io.Writer, p Plan) {
 			fmt.Fprintf(w, "        # (%d unchanged %s hidden)\n", c.Unchanged, plural(c.Unchanged, "attribute"))
 		}
 		fmt.Fprintln(w, "    }")
+		for _, d := range c.Drift {
+			fmt.Fprintf(w, "    ! drift: %s\n", d)
+		}
 		for _, t := range c.Traffic {
 			fmt.Fprintf(w, "    → %s\n", t)
 		}
@@ -46,6 +51,9 @@ func headline(c Change) string {
 	}
 	if c.Revision != 0 {
 		return fmt.Sprintf("will be updated, deploying revision %d", c.Revision)
+	}
+	if c.Repair > 0 && len(c.Attrs) == 0 {
+		return "has drifted, and will be repaired"
 	}
 	return "will be updated in place"
 }
@@ -74,4 +82,27 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// RenderService writes a service's attributes, one per line, as a plan
+// shows them; sensitive values are not shown.
+func RenderService(w io.Writer, s spec.Service) {
+	renderAttrs(w, "service", s.Name, flatten(s))
+}
+
+// RenderLoadBalancer writes a load balancer's attributes.
+func RenderLoadBalancer(w io.Writer, lb spec.LoadBalancer) {
+	renderAttrs(w, "load_balancer", lb.Name, flattenLB(lb))
+}
+
+func renderAttrs(w io.Writer, typ, name string, attrs []attr) {
+	width := 0
+	for _, a := range attrs {
+		width = max(width, len(a.path))
+	}
+	fmt.Fprintf(w, "%s %q {\n", typ, name)
+	for _, a := range attrs {
+		fmt.Fprintf(w, "  %-*s = %s\n", width, a.path, a.value)
+	}
+	fmt.Fprintln(w, "}")
 }

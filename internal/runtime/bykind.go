@@ -15,8 +15,9 @@ type ByKind struct {
 }
 
 var (
-	_ Driver  = (*ByKind)(nil)
-	_ Sweeper = (*ByKind)(nil)
+	_ Driver   = (*ByKind)(nil)
+	_ Sweeper  = (*ByKind)(nil)
+	_ Importer = (*ByKind)(nil)
 )
 
 func (d *ByKind) pick(s InstanceSpec) (Driver, error) {
@@ -50,6 +51,20 @@ func (d *ByKind) Adopt(ctx context.Context, s InstanceSpec, handle string) (Inst
 		return nil, err
 	}
 	return drv.Adopt(ctx, s, handle)
+}
+
+// Import takes over an instance on the driver its spec names; a spec that
+// names none is a process's, which is what `teal import` brings.
+func (d *ByKind) Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error) {
+	drv := d.Process
+	if s.Container != nil {
+		drv = d.Container
+	}
+	imp, ok := drv.(Importer)
+	if !ok {
+		return nil, fmt.Errorf("instance %s: the driver cannot take over instances it did not start", s.ID)
+	}
+	return imp.Import(ctx, s, addr, pid)
 }
 
 // Sweep sweeps on every driver that can.

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +35,24 @@ func TestByKind(t *testing.T) {
 	}
 	if swept, err := d.Sweep(context.Background(), func(string) bool { return true }); err != nil || len(swept) != 0 {
 		t.Errorf("Sweep with no sweeper: %v %v", swept, err)
+	}
+}
+
+// teal import goes to the process driver (its spec names no driver); a
+// container cannot be imported.
+func TestByKindImport(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	d := &runtime.ByKind{Process: &process.Driver{LogDir: t.TempDir()}}
+	in, err := d.Import(context.Background(), runtime.InstanceSpec{ID: "imported-1", Service: "web", Revision: 1, Slot: spec.Blue}, "127.0.0.1:1", cmd.Process.Pid)
+	if err != nil || in.ID() != "imported-1" {
+		t.Fatalf("Import of a running process: %v", err)
+	}
+	_, err = d.Import(context.Background(), runtime.InstanceSpec{ID: "c-1", Container: &spec.Container{Image: "x:1"}}, "127.0.0.1:1", 0)
+	if err == nil || !strings.Contains(err.Error(), "cannot take over") {
+		t.Errorf("Import of a container: %v", err)
 	}
 }

@@ -26,6 +26,14 @@ type Driver interface {
 	Adopt(ctx context.Context, s InstanceSpec, handle string) (Instance, error)
 }
 
+// Importer is a driver that can take over an instance it did not start:
+// `teal import` brings an application that already runs under teal.
+type Importer interface {
+	// Import takes over the instance serving on addr; pid names the
+	// process when the driver cannot find it from addr.
+	Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error)
+}
+
 // ErrGone is returned by Adopt for an instance that no longer runs.
 var ErrGone = errors.New("instance is no longer running")
 

@@ -40,6 +40,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/services/{name}/deployment/pause", handler(s.control(s.engine.PauseDeployment)))
 	mux.Handle("POST /v1/services/{name}/deployment/resume", handler(s.control(s.engine.ResumeDeployment)))
 	mux.Handle("GET /v1/events", handler(s.events))
+	mux.Handle("POST /v1/import", handler(s.importService))
+	mux.Handle("GET /v1/state", handler(s.stateVersion))
+	mux.Handle("GET /v1/state/versions", handler(s.stateVersions))
+	mux.Handle("GET /v1/locks", handler(s.locks))
+	mux.Handle("POST /v1/locks/{id}/force-unlock", handler(s.forceUnlock))
 	return s.authenticate(mux)
 }
 
@@ -96,7 +101,9 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindStale, Message: err.Error()}
 	case errors.Is(err, state.ErrNotFound):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
-	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback):
+	case errors.Is(err, state.ErrNoLock):
+		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
+	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
 	case errors.Is(err, engine.ErrShuttingDown):
 		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}
@@ -193,7 +200,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, err := s.engine.Plan(req.Desired)
+	p, err := s.engine.Plan(req.Desired, req.Targets...)
 	if err != nil {
 		return err
 	}
@@ -209,7 +216,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sw := &streamWriter{ResponseWriter: w}
-	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{ExpectSerial: req.ExpectSerial, Actor: actor(r)}, sw.progress)
+	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{
+		ExpectSerial: req.ExpectSerial, ExpectLineage: req.ExpectLineage, Targets: req.Targets, Actor: actor(r),
+	}, sw.progress)
 	if err != nil {
 		return wrapStream(sw, err)
 	}
@@ -262,6 +271,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	revs, ds, err := s.engine.History(r.PathValue("name"))
 	if err != nil {
 		return err
+	}
+	for i := range revs {
+		revs[i].Spec = revs[i].Spec.Redacted() // sensitive values never leave the server
 	}
 	writeJSON(w, http.StatusOK, api.HistoryResponse{Revisions: revs, Deployments: ds})
 	return nil
@@ -360,6 +372,68 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		evs = []state.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) importService(w http.ResponseWriter, r *http.Request) error {
+	var req api.ImportRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.engine.Import(r.Context(), req.Service, req.Addr, req.Pid, actor(r), nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request) error {
+	serial, err := strconv.ParseUint(orZero(r.URL.Query().Get("serial")), 10, 64)
+	if err != nil {
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("serial=%q: expected a serial number", r.URL.Query().Get("serial"))}
+	}
+	v, err := s.engine.StateVersion(serial)
+	if err != nil {
+		return err
+	}
+	for i := range v.Services {
+		v.Services[i].Spec = v.Services[i].Spec.Redacted()
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request) error {
+	vs, err := s.engine.StateVersions()
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []state.Version{}
+	}
+	writeJSON(w, http.StatusOK, vs)
+	return nil
+}
+
+func (s *Server) locks(w http.ResponseWriter, r *http.Request) error {
+	ls, err := s.engine.Locks()
+	if err != nil {
+		return err
+	}
+	if ls == nil {
+		ls = []state.Lock{}
+	}
+	writeJSON(w, http.StatusOK, ls)
+	return nil
+}
+
+func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.engine.ForceUnlock(r.PathValue("id"), actor(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -83,7 +84,53 @@ type Service struct {
 	// RevisionHistoryLimit is how many revisions are kept (besides the
 	// live and the warm one); older ones are forgotten.
 	RevisionHistoryLimit int `json:"revision_history_limit"`
+	// Sensitive lists the attributes whose values come from sensitive
+	// variables, as paths within the service ("process.env.DB_PASSWORD");
+	// they are never shown, in plans, logs, events or the API.
+	Sensitive []string `json:"sensitive,omitempty"`
 }
+
+// IsSensitive reports whether the attribute at path (within the service)
+// holds, or is within, a sensitive value.
+func (s Service) IsSensitive(path string) bool {
+	for _, p := range s.Sensitive {
+		if p == path || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// Redacted returns s with every sensitive value replaced, for showing.
+func (s Service) Redacted() Service {
+	if len(s.Sensitive) == 0 {
+		return s
+	}
+	r := s
+	if p := s.Process; p != nil {
+		cp := *p
+		cp.Command = slices.Clone(p.Command)
+		if s.IsSensitive("process.command") {
+			for i := range cp.Command {
+				cp.Command[i] = RedactedValue
+			}
+		}
+		if len(p.Env) > 0 {
+			cp.Env = map[string]string{}
+			for k, v := range p.Env {
+				if s.IsSensitive("process.env." + k) {
+					v = RedactedValue
+				}
+				cp.Env[k] = v
+			}
+		}
+		r.Process = &cp
+	}
+	return r
+}
+
+// RedactedValue stands for a sensitive value wherever one would be shown.
+const RedactedValue = "(sensitive value)"
 
 // UpstreamTimeouts bound how long the load balancer waits for an
 // instance; past them the client gets 502 or 504.

@@ -263,3 +263,23 @@ func TestQuantity(t *testing.T) {
 		t.Errorf("25%% of 10 rounded up = %d", n)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	s := valid().Services[0]
+	s.Process.Env = map[string]string{"DB_PASSWORD": "hunter2", "MODE": "qa"}
+	s.Sensitive = []string{"process.env.DB_PASSWORD"}
+	r := s.Redacted()
+	if r.Process.Env["DB_PASSWORD"] != RedactedValue || r.Process.Env["MODE"] != "qa" {
+		t.Errorf("Redacted env = %v", r.Process.Env)
+	}
+	if s.Process.Env["DB_PASSWORD"] != "hunter2" {
+		t.Error("Redacted changed the original")
+	}
+	s.Sensitive = []string{"process.command"}
+	if r := s.Redacted(); r.Process.Command[0] != RedactedValue || s.Process.Command[0] != "/bin/web" {
+		t.Errorf("Redacted command = %v, original %v", r.Process.Command, s.Process.Command)
+	}
+	if !s.IsSensitive("process.command") || s.IsSensitive("process.commander") || !(Service{Sensitive: []string{"process.env"}}).IsSensitive("process.env.X") {
+		t.Error("IsSensitive")
+	}
+}

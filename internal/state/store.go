@@ -1,15 +1,16 @@
 package state
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/teal-deploy/teal/internal/spec"
 )
@@ -18,93 +19,116 @@ import (
 // recorded.
 var ErrNotFound = errors.New("not found")
 
-// ErrLocked is returned by Open when another server holds the state file.
-var ErrLocked = errors.New("state file is in use by another teal server")
-
 var (
-	bucketMeta        = []byte("meta")
-	bucketServices    = []byte("services")
-	bucketRevisions   = []byte("revisions")   // one nested bucket per service
-	bucketDeployments = []byte("deployments") // one nested bucket per service
-	bucketInstances   = []byte("instances")
-	bucketEvents      = []byte("events")
-
 	keySerial        = []byte("serial")
+	keyLineage       = []byte("lineage")
 	keyLoadBalancers = []byte("load_balancers")
 )
 
-// Store is the state kept in one bbolt file.
+// versionsKept is how many earlier versions of what was applied are kept.
+const versionsKept = 100
+
+// Store is teal's state, kept in a Backend.
 type Store struct {
-	db  *bolt.DB
+	b   Backend
 	now func() time.Time
 }
 
-// Open opens or creates the state file at path. It fails with ErrLocked
-// when another process has it open.
+// Open opens or creates the state file at path, in bbolt. It fails with
+// ErrLocked when another process has it open.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
-	}
+	b, err := OpenBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", path, err)
+		return nil, err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketServices, bucketRevisions, bucketDeployments, bucketInstances, bucketEvents} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+	s, err := New(b)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// New returns a store kept in b, giving it a lineage if it has none.
+func New(b Backend) (*Store, error) {
+	s := &Store{b: b, now: time.Now}
+	err := b.Update(func(kv KV) error {
+		v, err := kv.Get(bucketMeta, keyLineage)
+		if err != nil || v != nil {
+			return err
 		}
-		return nil
+		raw := make([]byte, 16)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		return kv.Put(bucketMeta, keyLineage, []byte(hex.EncodeToString(raw)))
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("initialise state %s: %w", path, err)
+		return nil, err
 	}
-	return &Store{db: db, now: time.Now}, nil
+	return s, nil
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.b.Close() }
 
 // Update runs f in one read-write transaction: everything f writes is
-// stored, durably, or nothing is.
+// stored, durably, or nothing is. When f changed what is applied, a copy
+// of it is kept as a version under the new serial.
 func (s *Store) Update(f func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return f(&Tx{tx: btx, now: s.now}) })
+	return s.b.Update(func(kv KV) error {
+		tx := &Tx{kv: kv, now: s.now}
+		if err := f(tx); err != nil {
+			return err
+		}
+		if tx.bumped {
+			return tx.keepVersion()
+		}
+		return nil
+	})
 }
 
 // View runs f in a read-only transaction that sees one consistent state.
 func (s *Store) View(f func(*Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return f(&Tx{tx: btx, now: s.now}) })
+	return s.b.View(func(kv KV) error { return f(&Tx{kv: kv, now: s.now}) })
 }
 
 // Tx is one transaction on the store.
 type Tx struct {
-	tx  *bolt.Tx
-	now func() time.Time
+	kv     KV
+	now    func() time.Time
+	bumped bool
 }
 
 // Serial returns a number that grows with every change to what has been
 // applied (services and load balancers). A plan records it, and an apply
 // of that plan refuses to run when it has moved.
 func (t *Tx) Serial() uint64 {
-	v := t.tx.Bucket(bucketMeta).Get(keySerial)
+	v, _ := t.kv.Get(bucketMeta, keySerial)
 	if len(v) != 8 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(v)
 }
 
+// Lineage returns the store's identity, made when it was created: a saved
+// plan applies only to the state it was made from.
+func (t *Tx) Lineage() string {
+	v, _ := t.kv.Get(bucketMeta, keyLineage)
+	return string(v)
+}
+
 func (t *Tx) bumpSerial() error {
-	return t.tx.Bucket(bucketMeta).Put(keySerial, itob(t.Serial()+1))
+	t.bumped = true
+	return t.kv.Put(bucketMeta, keySerial, itob(t.Serial()+1))
 }
 
 // LoadBalancers returns the load balancers as last applied.
 func (t *Tx) LoadBalancers() ([]spec.LoadBalancer, error) {
 	var lbs []spec.LoadBalancer
-	v := t.tx.Bucket(bucketMeta).Get(keyLoadBalancers)
-	if v == nil {
-		return nil, nil
+	v, err := t.kv.Get(bucketMeta, keyLoadBalancers)
+	if err != nil || v == nil {
+		return nil, err
 	}
 	if err := json.Unmarshal(v, &lbs); err != nil {
 		return nil, fmt.Errorf("decode load balancers: %w", err)
@@ -114,7 +138,7 @@ func (t *Tx) LoadBalancers() ([]spec.LoadBalancer, error) {
 
 // SetLoadBalancers records the load balancers as applied.
 func (t *Tx) SetLoadBalancers(lbs []spec.LoadBalancer) error {
-	if err := putJSON(t.tx.Bucket(bucketMeta), keyLoadBalancers, lbs); err != nil {
+	if err := t.putJSON(bucketMeta, keyLoadBalancers, lbs); err != nil {
 		return err
 	}
 	return t.bumpSerial()
@@ -123,10 +147,10 @@ func (t *Tx) SetLoadBalancers(lbs []spec.LoadBalancer) error {
 // Services returns every recorded service, sorted by name.
 func (t *Tx) Services() ([]Service, error) {
 	var out []Service
-	err := t.tx.Bucket(bucketServices).ForEach(func(k, v []byte) error {
+	err := t.scanJSON(bucketServices, nil, func(v []byte) error {
 		var s Service
 		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("decode service %q: %w", k, err)
+			return fmt.Errorf("decode service: %w", err)
 		}
 		out = append(out, s)
 		return nil
@@ -137,7 +161,10 @@ func (t *Tx) Services() ([]Service, error) {
 // Service returns the service named name, or ErrNotFound.
 func (t *Tx) Service(name string) (Service, error) {
 	var s Service
-	v := t.tx.Bucket(bucketServices).Get([]byte(name))
+	v, err := t.kv.Get(bucketServices, []byte(name))
+	if err != nil {
+		return s, err
+	}
 	if v == nil {
 		return s, fmt.Errorf("service %q: %w", name, ErrNotFound)
 	}
@@ -154,7 +181,7 @@ func (t *Tx) PutService(s Service) error {
 		s.CreatedAt = now
 	}
 	s.UpdatedAt = now
-	if err := putJSON(t.tx.Bucket(bucketServices), []byte(s.Name), s); err != nil {
+	if err := t.putJSON(bucketServices, []byte(s.Name), s); err != nil {
 		return err
 	}
 	return t.bumpSerial()
@@ -163,7 +190,7 @@ func (t *Tx) PutService(s Service) error {
 // DeleteService forgets a service. Its revisions and deployments stay, as
 // history, and its revision numbers are not reused.
 func (t *Tx) DeleteService(name string) error {
-	if err := t.tx.Bucket(bucketServices).Delete([]byte(name)); err != nil {
+	if err := t.kv.Delete(bucketServices, []byte(name)); err != nil {
 		return err
 	}
 	return t.bumpSerial()
@@ -172,26 +199,28 @@ func (t *Tx) DeleteService(name string) error {
 // CreateRevision records a new revision of a service from sp and returns
 // it with its number.
 func (t *Tx) CreateRevision(sp spec.Service) (Revision, error) {
-	b, err := t.tx.Bucket(bucketRevisions).CreateBucketIfNotExists([]byte(sp.Name))
+	n, err := t.kv.Next(bucketRevisions + "/" + sp.Name)
 	if err != nil {
 		return Revision{}, err
 	}
-	n, err := b.NextSequence()
-	if err != nil {
-		return Revision{}, err
-	}
-	tmpl := sp.Template()
-	r := Revision{Service: sp.Name, Number: int(n), Version: sp.Version, Hash: tmpl.Hash(), Spec: sp, CreatedAt: t.now()}
-	return r, putJSON(b, itob(n), r)
+	r := Revision{Service: sp.Name, Number: int(n), Version: sp.Version, Hash: sp.Template().Hash(), Spec: sp, CreatedAt: t.now()}
+	return r, t.putJSON(bucketRevisions, childKey(sp.Name, n), r)
+}
+
+// PutRevision records r again: only to mark what CreateRevision made.
+func (t *Tx) PutRevision(r Revision) error {
+	return t.putJSON(bucketRevisions, childKey(r.Service, uint64(r.Number)), r)
 }
 
 // Revision returns revision n of a service, or ErrNotFound.
 func (t *Tx) Revision(service string, n int) (Revision, error) {
 	var r Revision
-	b := t.tx.Bucket(bucketRevisions).Bucket([]byte(service))
-	var v []byte
-	if b != nil && n > 0 {
-		v = b.Get(itob(uint64(n)))
+	if n <= 0 {
+		return r, fmt.Errorf("service %q: revision %d: %w", service, n, ErrNotFound)
+	}
+	v, err := t.kv.Get(bucketRevisions, childKey(service, uint64(n)))
+	if err != nil {
+		return r, err
 	}
 	if v == nil {
 		return r, fmt.Errorf("service %q: revision %d: %w", service, n, ErrNotFound)
@@ -202,17 +231,13 @@ func (t *Tx) Revision(service string, n int) (Revision, error) {
 // DeleteRevision forgets a revision, beyond the history limit. Its
 // number is not reused.
 func (t *Tx) DeleteRevision(service string, n int) error {
-	b := t.tx.Bucket(bucketRevisions).Bucket([]byte(service))
-	if b == nil {
-		return nil
-	}
-	return b.Delete(itob(uint64(n)))
+	return t.kv.Delete(bucketRevisions, childKey(service, uint64(n)))
 }
 
 // Revisions returns every revision of a service, oldest first.
 func (t *Tx) Revisions(service string) ([]Revision, error) {
 	var out []Revision
-	err := forEachNested(t.tx.Bucket(bucketRevisions), service, func(v []byte) error {
+	err := t.scanJSON(bucketRevisions, childPrefix(service), func(v []byte) error {
 		var r Revision
 		if err := json.Unmarshal(v, &r); err != nil {
 			return err
@@ -225,19 +250,13 @@ func (t *Tx) Revisions(service string) ([]Revision, error) {
 
 // NextRevision returns the number the next revision of a service will get.
 func (t *Tx) NextRevision(service string) int {
-	if b := t.tx.Bucket(bucketRevisions).Bucket([]byte(service)); b != nil {
-		return int(b.Sequence()) + 1
-	}
-	return 1
+	n, _ := t.kv.Current(bucketRevisions + "/" + service)
+	return int(n) + 1
 }
 
 // CreateDeployment records a new deployment and returns it with its ID.
 func (t *Tx) CreateDeployment(d Deployment) (Deployment, error) {
-	b, err := t.tx.Bucket(bucketDeployments).CreateBucketIfNotExists([]byte(d.Service))
-	if err != nil {
-		return d, err
-	}
-	n, err := b.NextSequence()
+	n, err := t.kv.Next(bucketDeployments + "/" + d.Service)
 	if err != nil {
 		return d, err
 	}
@@ -245,23 +264,26 @@ func (t *Tx) CreateDeployment(d Deployment) (Deployment, error) {
 	if d.StartedAt.IsZero() {
 		d.StartedAt = t.now()
 	}
-	return d, putJSON(b, itob(n), d)
+	return d, t.putJSON(bucketDeployments, childKey(d.Service, n), d)
 }
 
 // PutDeployment records the current state of a deployment made by
 // CreateDeployment.
 func (t *Tx) PutDeployment(d Deployment) error {
-	b := t.tx.Bucket(bucketDeployments).Bucket([]byte(d.Service))
-	if b == nil || d.ID == 0 || b.Get(itob(uint64(d.ID))) == nil {
+	key := childKey(d.Service, uint64(d.ID))
+	if v, err := t.kv.Get(bucketDeployments, key); err != nil || v == nil || d.ID <= 0 {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("service %q: deployment %d: %w", d.Service, d.ID, ErrNotFound)
 	}
-	return putJSON(b, itob(uint64(d.ID)), d)
+	return t.putJSON(bucketDeployments, key, d)
 }
 
 // Deployments returns every deployment of a service, oldest first.
 func (t *Tx) Deployments(service string) ([]Deployment, error) {
 	var out []Deployment
-	err := forEachNested(t.tx.Bucket(bucketDeployments), service, func(v []byte) error {
+	err := t.scanJSON(bucketDeployments, childPrefix(service), func(v []byte) error {
 		var d Deployment
 		if err := json.Unmarshal(v, &d); err != nil {
 			return err
@@ -273,38 +295,36 @@ func (t *Tx) Deployments(service string) ([]Deployment, error) {
 }
 
 // RunningDeployments returns the deployments of every service that have
-// not finished: after a crash, the ones to resume or roll back.
+// not finished: after a crash, the ones to settle.
 func (t *Tx) RunningDeployments() ([]Deployment, error) {
 	var out []Deployment
-	err := t.tx.Bucket(bucketDeployments).ForEachBucket(func(k []byte) error {
-		return forEachNested(t.tx.Bucket(bucketDeployments), string(k), func(v []byte) error {
-			var d Deployment
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			if d.Status == Running {
-				out = append(out, d)
-			}
-			return nil
-		})
+	err := t.scanJSON(bucketDeployments, nil, func(v []byte) error {
+		var d Deployment
+		if err := json.Unmarshal(v, &d); err != nil {
+			return err
+		}
+		if d.Status == Running {
+			out = append(out, d)
+		}
+		return nil
 	})
 	return out, err
 }
 
 // PutInstance records a running instance.
 func (t *Tx) PutInstance(in Instance) error {
-	return putJSON(t.tx.Bucket(bucketInstances), []byte(in.ID), in)
+	return t.putJSON(bucketInstances, []byte(in.ID), in)
 }
 
 // DeleteInstance forgets an instance that has stopped.
 func (t *Tx) DeleteInstance(id string) error {
-	return t.tx.Bucket(bucketInstances).Delete([]byte(id))
+	return t.kv.Delete(bucketInstances, []byte(id))
 }
 
 // Instances returns every recorded instance, sorted by ID.
 func (t *Tx) Instances() ([]Instance, error) {
 	var out []Instance
-	err := t.tx.Bucket(bucketInstances).ForEach(func(_, v []byte) error {
+	err := t.scanJSON(bucketInstances, nil, func(v []byte) error {
 		var in Instance
 		if err := json.Unmarshal(v, &in); err != nil {
 			return err
@@ -319,8 +339,7 @@ func (t *Tx) Instances() ([]Instance, error) {
 // AppendEvent records e at the end of the event log and returns it with
 // its sequence number and time.
 func (t *Tx) AppendEvent(e Event) (Event, error) {
-	b := t.tx.Bucket(bucketEvents)
-	n, err := b.NextSequence()
+	n, err := t.kv.Next(bucketEvents)
 	if err != nil {
 		return e, err
 	}
@@ -328,57 +347,79 @@ func (t *Tx) AppendEvent(e Event) (Event, error) {
 	if e.Time.IsZero() {
 		e.Time = t.now()
 	}
-	return e, putJSON(b, itob(n), e)
+	return e, t.putJSON(bucketEvents, itob(n), e)
 }
 
 // Events returns up to limit events after sequence number after, oldest
 // first.
 func (t *Tx) Events(after uint64, limit int) ([]Event, error) {
 	var out []Event
-	c := t.tx.Bucket(bucketEvents).Cursor()
-	for k, v := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+	var err error
+	scanErr := t.kv.Scan(bucketEvents, itob(after+1), false, func(_, v []byte) bool {
+		if len(out) >= limit {
+			return false
+		}
 		var e Event
-		if err := json.Unmarshal(v, &e); err != nil {
-			return out, err
+		if err = json.Unmarshal(v, &e); err != nil {
+			return false
 		}
 		out = append(out, e)
-	}
-	return out, nil
+		return true
+	})
+	return out, errors.Join(scanErr, err)
 }
 
 // LastEvents returns the last n events of one service (all when service
 // is ""), oldest first.
 func (t *Tx) LastEvents(n int, service string) ([]Event, error) {
 	var out []Event
-	c := t.tx.Bucket(bucketEvents).Cursor()
-	for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+	var err error
+	scanErr := t.kv.Scan(bucketEvents, nil, true, func(_, v []byte) bool {
+		if len(out) >= n {
+			return false
+		}
 		var e Event
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, err
+		if err = json.Unmarshal(v, &e); err != nil {
+			return false
 		}
 		if service == "" || e.Service == service {
 			out = append(out, e)
 		}
-	}
+		return true
+	})
 	slices.Reverse(out)
-	return out, nil
+	return out, errors.Join(scanErr, err)
 }
 
-func forEachNested(parent *bolt.Bucket, name string, f func(v []byte) error) error {
-	b := parent.Bucket([]byte(name))
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(_, v []byte) error { return f(v) })
+// scanJSON calls f with each value of bucket whose key starts with prefix.
+func (t *Tx) scanJSON(bucket string, prefix []byte, f func(v []byte) error) error {
+	var err error
+	scanErr := t.kv.Scan(bucket, prefix, false, func(k, v []byte) bool {
+		if !bytes.HasPrefix(k, prefix) {
+			return false
+		}
+		err = f(v)
+		return err == nil
+	})
+	return errors.Join(scanErr, err)
 }
 
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func (t *Tx) putJSON(bucket string, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return b.Put(key, data)
+	return t.kv.Put(bucket, key, data)
 }
+
+// childKey is the key of record n of a service: the service's name, a NUL
+// (which no name holds), and n big-endian, so that a service's records
+// sort together and in order.
+func childKey(service string, n uint64) []byte {
+	return append(childPrefix(service), itob(n)...)
+}
+
+func childPrefix(service string) []byte { return append([]byte(service), 0) }
 
 // itob encodes n big-endian, so that keys sort in numeric order.
 func itob(n uint64) []byte {

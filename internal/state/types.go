@@ -58,6 +58,9 @@ type Revision struct {
 	Hash      string       `json:"hash"` // of the template; equal hashes run the same thing
 	Spec      spec.Service `json:"spec"`
 	CreatedAt time.Time    `json:"created_at"`
+	// Imported marks the revision `teal import` made of what already
+	// ran: the configuration says what it should be, not what it is.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // DeploymentKind says why a deployment was made.
@@ -68,7 +71,9 @@ const (
 	KindDeploy   DeploymentKind = "deploy"   // a new revision, by the service's strategy
 	KindRollback DeploymentKind = "rollback" // back to an earlier revision
 	KindScale    DeploymentKind = "scale"    // more or fewer instances of the live revision
+	KindRepair   DeploymentKind = "repair"   // instances that died outside a deployment replaced
 	KindDestroy  DeploymentKind = "destroy"  // the service is drained and removed
+	KindImport   DeploymentKind = "import"   // what already ran brought under teal
 )
 
 // Status is where a deployment or a step stands. Succeeded and Failed are

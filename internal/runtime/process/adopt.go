@@ -17,10 +17,13 @@ type handle struct {
 	Addr    string    `json:"addr"`
 	Log     string    `json:"log"`
 	Started time.Time `json:"started"`
+	// Foreign marks a process teal imported rather than started: it is
+	// signalled alone, not with its process group, which is not teal's.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
 func (i *instance) Handle() string {
-	b, _ := json.Marshal(handle{Pid: i.pid, Start: i.startTicks, Addr: i.addr, Log: i.logPath, Started: i.started})
+	b, _ := json.Marshal(handle{Pid: i.pid, Start: i.startTicks, Addr: i.addr, Log: i.logPath, Started: i.started, Foreign: i.foreign})
 	return string(b)
 }
 
@@ -42,6 +45,7 @@ func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (r
 		startTicks: hd.Start,
 		logPath:    hd.Log,
 		started:    hd.Started,
+		foreign:    hd.Foreign,
 		done:       make(chan struct{}),
 	}
 	go func() {
@@ -57,4 +61,25 @@ func pollExit(pid int, start string) {
 	for isRunning(pid, start) {
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+var _ runtime.Importer = (*Driver)(nil)
+
+// Import takes over a process that teal did not start, which serves on
+// addr: the one with pid, or, when pid is 0, the one listening on addr.
+// It is signalled alone (not its process group, which is not teal's),
+// and its output is not teal's to read.
+func (d *Driver) Import(ctx context.Context, s runtime.InstanceSpec, addr string, pid int) (runtime.Instance, error) {
+	if pid == 0 {
+		var err error
+		if pid, err = listenerPID(addr); err != nil {
+			return nil, fmt.Errorf("instance %s: %w", s.ID, err)
+		}
+	}
+	start := startTime(pid)
+	if !isRunning(pid, start) {
+		return nil, fmt.Errorf("instance %s: no running process %d", s.ID, pid)
+	}
+	h, _ := json.Marshal(handle{Pid: pid, Start: start, Addr: addr, Started: time.Now(), Foreign: true})
+	return d.Adopt(ctx, s, string(h))
 }

@@ -22,6 +22,7 @@ type instance struct {
 	startTicks string // with pid, names this process even after the PID is reused
 	logPath    string
 	started    time.Time
+	foreign    bool // imported: signal the process alone, not its group
 
 	stopping atomic.Bool
 	done     chan struct{}
@@ -86,7 +87,7 @@ func (i *instance) Stop(ctx context.Context, grace time.Duration) error {
 	// The leader is gone; the rest of its group gets what is left of grace.
 	tick := time.NewTicker(groupPoll)
 	defer tick.Stop()
-	for groupAlive(i.pid) {
+	for !i.foreign && groupAlive(i.pid) {
 		select {
 		case <-tick.C:
 		case <-deadline.C:
@@ -101,13 +102,20 @@ func (i *instance) Stop(ctx context.Context, grace time.Duration) error {
 }
 
 func (i *instance) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-i.pid, sig) // ESRCH: already gone, which is what we want
+	target := -i.pid // the whole group teal made
+	if i.foreign {
+		target = i.pid
+	}
+	_ = syscall.Kill(target, sig) // ESRCH: already gone, which is what we want
 }
 
 // logTailBytes bounds how much of the log LogTail reads.
 const logTailBytes = 64 << 10
 
 func (i *instance) LogTail(n int) []string {
+	if i.logPath == "" {
+		return nil // imported: its output goes where it always went
+	}
 	f, err := os.Open(i.logPath)
 	if err != nil {
 		return nil

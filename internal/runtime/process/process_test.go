@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -106,5 +107,58 @@ func TestEnvironment(t *testing.T) {
 		if strings.Contains(got, bad+" ") || strings.HasSuffix(got, bad) {
 			t.Errorf("environment keeps the server's %s: %s", bad, got)
 		}
+	}
+}
+
+// A process teal did not start is found by the address it listens on,
+// taken over, and stopped alone.
+func TestImport(t *testing.T) {
+	self, _ := os.Executable()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "TEAL_TESTAPP=1", "PORT="+port, "TEAL_INSTANCE=legacy")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the process never listened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d := &Driver{LogDir: t.TempDir()}
+	in, err := d.Import(context.Background(), runtime.InstanceSpec{ID: "web-r1-blue-imported", Service: "web", Revision: 1}, addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.(*instance).pid != cmd.Process.Pid || in.Addr() != addr {
+		t.Errorf("imported pid %d on %s; want %d on %s", in.(*instance).pid, in.Addr(), cmd.Process.Pid, addr)
+	}
+	if _, err := d.Import(context.Background(), runtime.InstanceSpec{ID: "x"}, "127.0.0.1:1", 0); err == nil || !strings.Contains(err.Error(), "nothing listens on 127.0.0.1:1") {
+		t.Errorf("import of nothing: %v", err)
+	}
+	if err := in.Stop(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the imported process did not stop")
+	}
+	select {
+	case <-in.Done():
+	case <-time.After(5 * time.Second):
+		t.Error("the stop of an imported process was not noticed")
 	}
 }
