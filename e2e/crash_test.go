@@ -195,7 +195,11 @@ func killAt(t *testing.T, lb, cfg, step string) {
 	// What runs is what the status says runs, once the leftovers are
 	// stopped and the missing started.
 	waitFor(t, "the instances to settle", func() bool {
-		return len(running(bins.webapp)) == statusOf(t, e).instances
+		n, want := len(running(bins.webapp)), statusOf(t, e).instances
+		if n != want {
+			t.Logf("%d instances run, the status says %d", n, want)
+		}
+		return n == want
 	})
 
 	e.server.Process.Signal(os.Interrupt)

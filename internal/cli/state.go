@@ -157,4 +157,3 @@ func runForceUnlock(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Lock %s on %s, held by %s for %s since %s, removed.\n", l.ID, l.Name, l.Who, l.Operation, l.Created.Local().Format(time.DateTime))
 	return nil
 }
-

@@ -33,7 +33,9 @@ func (e *Engine) Import(ctx context.Context, svc spec.Service, addr string, pid 
 	if ps := (spec.Desired{Services: []spec.Service{svc}}).Validate(); len(ps) > 0 {
 		// Routes name load balancers that are in the state, not in this
 		// document: check them below instead.
-		ps = slices.DeleteFunc(ps, func(p spec.Problem) bool { return p.Message == fmt.Sprintf("no load balancer named %q is declared", routeLB(p, svc)) })
+		ps = slices.DeleteFunc(ps, func(p spec.Problem) bool {
+			return p.Message == fmt.Sprintf("no load balancer named %q is declared", routeLB(p, svc))
+		})
 		if len(ps) > 0 {
 			return state.Deployment{}, &InvalidError{Problems: ps}
 		}

@@ -148,8 +148,16 @@ func (e *Engine) startMember(ctx context.Context, service string, g *group, hc s
 		built.Pull = spec.PullMissing
 		rs.Container = &built
 	}
+	// The record comes first, without a handle: a server killed while the
+	// instance starts must still find it (the driver can, by its ID) and
+	// not leave it running unknown.
+	intent := state.Instance{ID: rs.ID, Service: service, Revision: rs.Revision, Slot: rs.Slot, StartedAt: e.now()}
+	if err := e.store.Update(func(tx *state.Tx) error { return tx.PutInstance(intent) }); err != nil {
+		return nil, fmt.Errorf("record instance %s: %w", rs.ID, err)
+	}
 	inst, err := e.driver.Start(ctx, rs)
 	if err != nil {
+		e.forget(rs.ID)
 		return nil, err
 	}
 	err = e.store.Update(func(tx *state.Tx) error {

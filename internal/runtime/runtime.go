@@ -21,8 +21,9 @@ type Driver interface {
 	Start(ctx context.Context, s InstanceSpec) (Instance, error)
 	// Adopt finds an instance that a previous server started, from the
 	// handle it returned, so that a server that was killed takes over what
-	// still runs. It fails with ErrGone when the instance is no longer
-	// running.
+	// still runs. With no handle (the server died while it started the
+	// instance) it finds it by s.ID. It fails with ErrGone when the
+	// instance is no longer running.
 	Adopt(ctx context.Context, s InstanceSpec, handle string) (Instance, error)
 }
 

@@ -18,9 +18,19 @@ import (
 // Adopt takes over a container an earlier server started, found by the
 // container ID in its handle. A container that has exited meanwhile is
 // removed, and Adopt fails with runtime.ErrGone, saying how it ended.
+//
+// With no handle (a server killed while it started the instance, before it
+// recorded the handle), the container is found by its labels: this
+// server's, and this instance's.
 func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (runtime.Instance, error) {
 	var hd handle
-	if err := json.Unmarshal([]byte(h), &hd); err != nil || hd.Container == "" {
+	if h == "" {
+		id, err := d.find(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		hd.Container = id
+	} else if err := json.Unmarshal([]byte(h), &hd); err != nil || hd.Container == "" {
 		return nil, fmt.Errorf("instance %s: unreadable handle %q", s.ID, h)
 	}
 	res, err := d.api.ContainerInspect(ctx, hd.Container, client.ContainerInspectOptions{})
@@ -48,6 +58,23 @@ func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (r
 	}
 	go in.watch()
 	return in, nil
+}
+
+// find returns the ID of the container of instance id, by its labels.
+func (d *Driver) find(ctx context.Context, id string) (string, error) {
+	list, err := d.api.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelOwner+"="+d.owner).Add("label", LabelInstance+"="+id),
+	})
+	if err != nil {
+		return "", fmt.Errorf("instance %s: list containers: %w", id, d.unreachable(err))
+	}
+	for _, c := range list.Items {
+		if c.Labels[LabelOwner] == d.owner && c.Labels[LabelInstance] == id {
+			return c.ID, nil
+		}
+	}
+	return "", fmt.Errorf("instance %s: no container has its labels: %w", id, runtime.ErrGone)
 }
 
 // sweepGrace is how long a swept container has to stop before it is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/runtime"
@@ -31,6 +33,9 @@ func (i *instance) Handle() string {
 // noticed at once, but its exit status cannot be known: it is not a child
 // of this process.
 func (d *Driver) Adopt(ctx context.Context, s runtime.InstanceSpec, h string) (runtime.Instance, error) {
+	if h == "" {
+		return d.adoptByID(ctx, s)
+	}
 	var hd handle
 	if err := json.Unmarshal([]byte(h), &hd); err != nil || hd.Pid <= 0 {
 		return nil, fmt.Errorf("instance %s: unreadable handle %q", s.ID, h)
@@ -81,5 +86,20 @@ func (d *Driver) Import(ctx context.Context, s runtime.InstanceSpec, addr string
 		return nil, fmt.Errorf("instance %s: no running process %d", s.ID, pid)
 	}
 	h, _ := json.Marshal(handle{Pid: pid, Start: start, Addr: addr, Started: time.Now(), Foreign: true})
+	return d.Adopt(ctx, s, string(h))
+}
+
+// adoptByID finds an instance whose handle was never recorded by the
+// TEAL_INSTANCE its environment holds: the group leader with it is the
+// instance.
+func (d *Driver) adoptByID(ctx context.Context, s runtime.InstanceSpec) (runtime.Instance, error) {
+	pid, port := findByInstance(s.ID)
+	if pid == 0 {
+		return nil, fmt.Errorf("instance %s: %w", s.ID, runtime.ErrGone)
+	}
+	h, _ := json.Marshal(handle{
+		Pid: pid, Start: startTime(pid), Addr: net.JoinHostPort("127.0.0.1", port),
+		Log: filepath.Join(d.LogDir, s.Service, s.ID+".log"), Started: time.Now(),
+	})
 	return d.Adopt(ctx, s, string(h))
 }

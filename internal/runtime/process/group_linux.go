@@ -89,3 +89,39 @@ func waitExit(pid int, start string) {
 		}
 	}
 }
+
+// findByInstance returns the process group leader whose environment says
+// it is instance id, and the port it was given; 0 when none runs.
+func findByInstance(id string) (pid int, port string) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, ""
+	}
+	want := []byte("TEAL_INSTANCE=" + id)
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := procStat(e.Name())
+		if err != nil || !running(f) || string(f[2]) != e.Name() { // running, and leads its group
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		found := false
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if bytes.Equal(kv, want) {
+				found = true
+			} else if v, ok := bytes.CutPrefix(kv, []byte("PORT=")); ok {
+				port = string(v)
+			}
+		}
+		if found {
+			return p, port
+		}
+	}
+	return 0, ""
+}

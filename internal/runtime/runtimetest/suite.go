@@ -40,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ParallelInstancesGetTheirOwnAddress", func(t *testing.T) { testParallel(t, h) })
 	t.Run("AdoptTakesOverARunningInstance", func(t *testing.T) { testAdopt(t, h) })
 	t.Run("AdoptNoticesExit", func(t *testing.T) { testAdoptExit(t, h) })
+	t.Run("AdoptWithoutHandle", func(t *testing.T) { testAdoptWithoutHandle(t, h) })
 	t.Run("OutOfMemoryIsReported", func(t *testing.T) { testOutOfMemory(t, h) })
 }
 
@@ -265,5 +266,26 @@ func testOutOfMemory(t *testing.T, h Harness) {
 	}
 	if !strings.Contains(ex.String(), "out of memory") {
 		t.Errorf("Exit().String() = %q, want it to say out of memory", ex)
+	}
+}
+
+// A server killed while an instance started never recorded its handle:
+// the driver finds the instance by its ID.
+func testAdoptWithoutHandle(t *testing.T, h Harness) {
+	orig := start(t, h, "adopt-3", Behaviour{})
+	get(t, orig)
+	in, err := h.Driver.Adopt(context.Background(), h.Spec("adopt-3", Behaviour{}), "")
+	if err != nil {
+		t.Fatalf("Adopt without a handle: %v", err)
+	}
+	if in.Addr() != orig.Addr() {
+		t.Errorf("adopted Addr() = %q, want %q", in.Addr(), orig.Addr())
+	}
+	if err := in.Stop(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, orig, 5*time.Second)
+	if _, err := h.Driver.Adopt(context.Background(), h.Spec("adopt-9", Behaviour{}), ""); !errors.Is(err, runtime.ErrGone) {
+		t.Errorf("Adopt of an instance that never ran: %v", err)
 	}
 }
