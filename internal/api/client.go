@@ -27,6 +27,14 @@ type Client struct {
 	base  string
 	token string
 	actor string
+	env   string
+}
+
+// InEnv returns a client for the environment named ("" is the default).
+func (c *Client) InEnv(env string) *Client {
+	cp := *c
+	cp.env = env
+	return &cp
 }
 
 // NewClient returns a client for the server at addr: "unix:///path/teal.sock"
@@ -64,6 +72,13 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 			return nil, err
 		}
 		rd = bytes.NewReader(b)
+	}
+	if c.env != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "env=" + url.QueryEscape(c.env)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {

@@ -63,12 +63,12 @@ func applyPlanFile(e *env, fs interface{ Parse([]string) error }, sf *serverFlag
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
-	if f.Env != sf.env {
-		return usageError("%s was planned for environment %q, not %q", path, envName(f.Env), envName(sf.env))
-	}
 	c, err := sf.client(e, "")
 	if err != nil {
 		return err
+	}
+	if f.Env != sf.env {
+		return usageError("%s was planned for environment %q, not %q", path, envName(f.Env), envName(sf.env))
 	}
 	renderPlan(e, f.Plan)
 	if !f.Plan.HasChanges() {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
@@ -285,4 +286,95 @@ func TestTarget(t *testing.T) {
 	if _, stderr, code := teal(t, env, "", "plan", "-target", "web", dir); code != ExitFailure || !strings.Contains(stderr, `"web" is not an address`) {
 		t.Errorf("a malformed target: exit %d\n%s", code, stderr)
 	}
+}
+
+// One configuration, applied as QA and as prod on one server: each has
+// its own state, variables and load balancers, and both come back after
+// a restart.
+func TestEnvironments(t *testing.T) {
+	data := t.TempDir()
+	srv, err := server.New(server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester"}
+	self, _ := os.Executable()
+	dir := writeConfig(t, fmt.Sprintf(`
+variable "version" {}
+variable "listen" {}
+load_balancer "public" { listen = var.listen }
+service "web" {
+  version = var.version
+  process {
+    command = [%q]
+    env     = { TEAL_TESTAPP = "1", TEAL_TESTAPP_VERSION = var.version }
+  }
+  route {}
+  health_check { interval = "50ms" }
+}
+`, self))
+	addrs := map[string]string{}
+	for _, name := range []string{"qa", "prod"} {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addrs[name] = ln.Addr().String()
+		ln.Close()
+		vars := filepath.Join(t.TempDir(), name+".tealvars")
+		os.WriteFile(vars, fmt.Appendf(nil, "version = %q\nlisten = %q\n", name+"-1", addrs[name]), 0o644)
+		if out, _, code := teal(t, env, "", "apply", "-auto-approve", "-env", name, "-var-file", vars, dir); code != ExitOK {
+			t.Fatalf("apply -env %s: exit %d\n%s", name, code, out)
+		}
+	}
+	check := func(when string) {
+		for name, addr := range addrs {
+			resp, err := http.Get("http://" + addr + "/")
+			if err != nil || resp.Header.Get("X-Version") != name+"-1" {
+				t.Errorf("%s: %s answered %v %v", when, name, resp, err)
+				continue
+			}
+			resp.Body.Close()
+		}
+	}
+	check("after both applies")
+	if out, _, code := teal(t, map[string]string{"TEAL_ADDR": srv.APIAddr(), "TEAL_ENV": "qa"}, "", "status"); code != ExitOK || !strings.Contains(out, "qa-1") || strings.Contains(out, "prod-1") {
+		t.Errorf("status in qa: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := teal(t, env, "", "status", "-env", "staging"); code != ExitFailure || !strings.Contains(stderr, `environment "staging": no such environment`) {
+		t.Errorf("status of an environment that was never applied: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "status", "-env", "Prod!"); code != ExitFailure || !strings.Contains(stderr, "is not an environment name") {
+		t.Errorf("a bad environment name: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "env", "qa", "state.db")); err != nil {
+		t.Errorf("qa's own state: %v", err)
+	}
+	srv.Shutdown(context.Background())
+
+	srv, err = server.New(server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for _, addr := range addrs {
+		for {
+			resp, err := http.Get("http://" + addr + "/")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never served after the restart", addr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	check("after a restart")
 }

@@ -93,6 +93,7 @@ type serverFlags struct {
 func (s *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.addr, "addr", "", "the server: unix:///path/teal.sock or http://host:port (default: $TEAL_ADDR, else the socket in DIR/.teal or ./.teal)")
 	fs.StringVar(&s.token, "token", "", "the API token for a server on TCP (default: $TEAL_TOKEN)")
+	fs.StringVar(&s.env, "env", "", "the environment, such as qa or prod, each with its own state and load balancers (default: $TEAL_ENV, else the default one)")
 }
 
 // client returns a client for the server; dir is the configuration
@@ -109,11 +110,14 @@ func (s *serverFlags) client(e *env, dir string) (*api.Client, error) {
 	if token == "" {
 		token = e.getenv("TEAL_TOKEN")
 	}
+	if s.env == "" {
+		s.env = e.getenv("TEAL_ENV")
+	}
 	c, err := api.NewClient(addr, token, actor(e))
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	return c, nil
+	return c.InEnv(s.env), nil
 }
 
 // defaultSocket finds the socket of a server started by `teal up DIR` or

@@ -60,6 +60,9 @@ type Config struct {
 	Builder Builder
 	Switch  Switch
 	Log     *slog.Logger
+	// InstancePrefix starts every instance ID, so that instances of two
+	// environments on one server never share one.
+	InstancePrefix string
 }
 
 // Engine runs deployments for every service.
@@ -70,6 +73,7 @@ type Engine struct {
 	sw      Switch
 	log     *slog.Logger
 	now     func() time.Time
+	prefix  string // of instance IDs
 
 	ctx    context.Context // cancelled by Shutdown: running deployments roll back
 	cancel context.CancelFunc
@@ -89,6 +93,7 @@ func New(cfg Config) *Engine {
 		builder:  cfg.Builder,
 		sw:       cfg.Switch,
 		log:      cfg.Log,
+		prefix:   cfg.InstancePrefix,
 		now:      time.Now,
 		ctx:      ctx,
 		cancel:   cancel,

@@ -73,10 +73,10 @@ func (e *Engine) applyGate(name string, g *state.Gate) {
 	}
 }
 
-// TargetFailed records that real requests took an instance out of
-// rotation; the proxy calls it.
-func (e *Engine) TargetFailed(t *proxy.Target, reason string) {
-	e.log.Warn("instance taken out of rotation", "service", t.Service, "instance", t.ID, "reason", reason)
-	e.event(state.Event{Service: t.Service, Type: "instance.passive",
+// TargetFailed records that real requests took an instance of service out
+// of rotation; the proxy calls it.
+func (e *Engine) TargetFailed(service string, t *proxy.Target, reason string) {
+	e.log.Warn("instance taken out of rotation", "service", service, "instance", t.ID, "reason", reason)
+	e.event(state.Event{Service: service, Type: "instance.passive",
 		Message: fmt.Sprintf("instance %s (revision %d, %s) taken out of rotation until its checks pass again: %s", t.ID, t.Revision, t.Slot, reason)})
 }

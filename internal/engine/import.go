@@ -93,7 +93,7 @@ func (e *Engine) Import(ctx context.Context, svc spec.Service, addr string, pid 
 	if err != nil {
 		return j.d, err
 	}
-	id := instanceID(svc.Name, rev.Number, g.slot)
+	id := e.prefix + instanceID(svc.Name, rev.Number, g.slot)
 	inst, err := imp.Import(ctx, runtime.InstanceSpec{ID: id, Service: svc.Name, Revision: rev.Number, Slot: g.slot}, addr, pid)
 	if err != nil {
 		_ = j.end(i, state.Failed, err.Error())

@@ -134,7 +134,7 @@ func instanceID(service string, rev int, slot spec.Slot) string {
 // startMember starts one instance of g's revision and its health checks.
 func (e *Engine) startMember(ctx context.Context, service string, g *group, hc spec.HealthCheck, wake func()) (*member, error) {
 	rs := runtime.InstanceSpec{
-		ID:        instanceID(service, g.rev.Number, g.slot),
+		ID:        e.prefix + instanceID(service, g.rev.Number, g.slot),
 		Service:   service,
 		Revision:  g.rev.Number,
 		Slot:      g.slot,

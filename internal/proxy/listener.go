@@ -306,6 +306,13 @@ func redirectToHTTPS(w http.ResponseWriter, r *http.Request, port string) {
 // gracefully (requests in flight get up to 30 seconds). It returns the
 // addresses that cannot be bound; the rest still applies.
 func (p *Proxy) SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) error {
+	return p.SetLoadBalancersIn(ctx, "", lbs)
+}
+
+// SetLoadBalancersIn is SetLoadBalancers for the load balancers of one
+// scope only: those named "SCOPE/NAME", or, for the scope "", those with
+// no "/" in their name. The others are left alone.
+func (p *Proxy) SetLoadBalancersIn(ctx context.Context, scope string, lbs []spec.LoadBalancer) error {
 	want := map[string]spec.LoadBalancer{}
 	for _, lb := range lbs {
 		want[lb.Name] = lb
@@ -314,7 +321,7 @@ func (p *Proxy) SetLoadBalancers(ctx context.Context, lbs []spec.LoadBalancer) e
 	var gone []*listener
 	p.mu.Lock()
 	for name, l := range p.listeners {
-		if _, ok := want[name]; !ok {
+		if _, ok := want[name]; !ok && scopeOf(name) == scope {
 			gone = append(gone, l)
 			delete(p.listeners, name)
 		}
@@ -428,4 +435,14 @@ func (p *Proxy) PreviewAddr(service string) string {
 		return l.bound()
 	}
 	return ""
+}
+
+// scopeOf is the scope of a load balancer's name: what comes before a
+// "/", or "".
+func scopeOf(name string) string {
+	scope, _, ok := strings.Cut(name, "/")
+	if !ok {
+		return ""
+	}
+	return scope
 }

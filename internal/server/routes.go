@@ -27,24 +27,24 @@ const maxBody = 8 << 20
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/version", handler(s.version))
-	mux.Handle("POST /v1/plan", handler(s.plan))
-	mux.Handle("POST /v1/apply", handler(s.apply))
-	mux.Handle("GET /v1/status", handler(s.status))
-	mux.Handle("GET /v1/services/{name}/history", handler(s.history))
-	mux.Handle("POST /v1/services/{name}/rollback", handler(s.rollback))
-	mux.Handle("POST /v1/services/{name}/pause", handler(s.pause))
-	mux.Handle("POST /v1/services/{name}/maintenance", handler(s.maintenance))
-	mux.Handle("POST /v1/services/{name}/resume", handler(s.resume))
-	mux.Handle("POST /v1/services/{name}/promote", handler(s.control(s.engine.Promote)))
-	mux.Handle("POST /v1/services/{name}/abort", handler(s.control(s.engine.Abort)))
-	mux.Handle("POST /v1/services/{name}/deployment/pause", handler(s.control(s.engine.PauseDeployment)))
-	mux.Handle("POST /v1/services/{name}/deployment/resume", handler(s.control(s.engine.ResumeDeployment)))
-	mux.Handle("GET /v1/events", handler(s.events))
-	mux.Handle("POST /v1/import", handler(s.importService))
-	mux.Handle("GET /v1/state", handler(s.stateVersion))
-	mux.Handle("GET /v1/state/versions", handler(s.stateVersions))
-	mux.Handle("GET /v1/locks", handler(s.locks))
-	mux.Handle("POST /v1/locks/{id}/force-unlock", handler(s.forceUnlock))
+	mux.Handle("POST /v1/plan", s.in(true, s.plan))
+	mux.Handle("POST /v1/apply", s.in(true, s.apply))
+	mux.Handle("GET /v1/status", s.in(false, s.status))
+	mux.Handle("GET /v1/services/{name}/history", s.in(false, s.history))
+	mux.Handle("POST /v1/services/{name}/rollback", s.in(false, s.rollback))
+	mux.Handle("POST /v1/services/{name}/pause", s.in(false, s.pause))
+	mux.Handle("POST /v1/services/{name}/maintenance", s.in(false, s.maintenance))
+	mux.Handle("POST /v1/services/{name}/resume", s.in(false, s.resume))
+	mux.Handle("POST /v1/services/{name}/promote", s.in(false, s.control((*engine.Engine).Promote)))
+	mux.Handle("POST /v1/services/{name}/abort", s.in(false, s.control((*engine.Engine).Abort)))
+	mux.Handle("POST /v1/services/{name}/deployment/pause", s.in(false, s.control((*engine.Engine).PauseDeployment)))
+	mux.Handle("POST /v1/services/{name}/deployment/resume", s.in(false, s.control((*engine.Engine).ResumeDeployment)))
+	mux.Handle("GET /v1/events", s.in(false, s.events))
+	mux.Handle("POST /v1/import", s.in(true, s.importService))
+	mux.Handle("GET /v1/state", s.in(false, s.stateVersion))
+	mux.Handle("GET /v1/state/versions", s.in(false, s.stateVersions))
+	mux.Handle("GET /v1/locks", s.in(false, s.locks))
+	mux.Handle("POST /v1/locks/{id}/force-unlock", s.in(false, s.forceUnlock))
 	return s.authenticate(mux)
 }
 
@@ -74,6 +74,22 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// envHandler is a handler of one environment's API.
+type envHandler func(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error
+
+// in runs h with the engine of the environment the request names in its
+// env parameter ("" or absent: the default). With create, an environment
+// that does not exist yet is made, as an apply to it does.
+func (s *Server) in(create bool, h envHandler) http.Handler {
+	return handler(func(w http.ResponseWriter, r *http.Request) error {
+		env, err := s.envFor(r.Context(), r.URL.Query().Get("env"), create)
+		if err != nil {
+			return err
+		}
+		return h(w, r, env.engine)
+	})
+}
+
 // handler adapts a handler that returns an error into an http.Handler: the
 // error becomes a JSON error with the status its kind calls for. Streaming
 // handlers turn errors into the stream's last line themselves (wrapStream).
@@ -93,6 +109,8 @@ func apiError(err error) *api.Error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, new(*InvalidEnvError)):
+		return &api.Error{Kind: api.KindInvalid, Message: err.Error()}
 	case errors.As(err, &invalid):
 		return &api.Error{Kind: api.KindInvalid, Message: "the desired state is not valid", Problems: invalid.Problems}
 	case errors.As(err, &busy):
@@ -101,7 +119,7 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindStale, Message: err.Error()}
 	case errors.Is(err, state.ErrNotFound):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
-	case errors.Is(err, state.ErrNoLock):
+	case errors.Is(err, ErrNoEnvironment), errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
@@ -195,12 +213,12 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) plan(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.PlanRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, err := s.engine.Plan(req.Desired, req.Targets...)
+	p, err := eng.Plan(req.Desired, req.Targets...)
 	if err != nil {
 		return err
 	}
@@ -210,13 +228,13 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 
 // apply runs with the server's lifetime, not the request's: a client that
 // goes away does not stop a deployment half way.
-func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.ApplyRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	sw := &streamWriter{ResponseWriter: w}
-	p, results, err := s.engine.Apply(req.Desired, engine.ApplyOptions{
+	p, results, err := eng.Apply(req.Desired, engine.ApplyOptions{
 		ExpectSerial: req.ExpectSerial, ExpectLineage: req.ExpectLineage, Targets: req.Targets, Actor: actor(r),
 	}, sw.progress)
 	if err != nil {
@@ -225,13 +243,13 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	return sw.result(api.ApplyResult{Plan: p, Results: results})
 }
 
-func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.RollbackRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	sw := &streamWriter{ResponseWriter: w}
-	d, err := s.engine.Rollback(r.PathValue("name"), req.To, actor(r), sw.progress)
+	d, err := eng.Rollback(r.PathValue("name"), req.To, actor(r), sw.progress)
 	var de *engine.DeploymentError
 	switch {
 	case errors.As(err, &de):
@@ -255,8 +273,8 @@ func wrapStream(sw *streamWriter, err error) error {
 	return err
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.engine.Status(r.URL.Query().Get("service"))
+func (s *Server) status(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	st, err := eng.Status(r.URL.Query().Get("service"))
 	if err != nil {
 		return err
 	}
@@ -267,8 +285,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
-	revs, ds, err := s.engine.History(r.PathValue("name"))
+func (s *Server) history(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	revs, ds, err := eng.History(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -279,49 +297,49 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) pause(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) pause(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.PauseRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.engine.Pause(r.PathValue("name"), req.Max.D(), actor(r)); err != nil {
+	if err := eng.Pause(r.PathValue("name"), req.Max.D(), actor(r)); err != nil {
 		return err
 	}
-	return s.statusOf(w, r.PathValue("name"))
+	return s.statusOf(w, r.PathValue("name"), eng)
 }
 
-func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) maintenance(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.MaintenanceRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.engine.Maintenance(r.PathValue("name"), req.Message, actor(r)); err != nil {
+	if err := eng.Maintenance(r.PathValue("name"), req.Message, actor(r)); err != nil {
 		return err
 	}
-	return s.statusOf(w, r.PathValue("name"))
+	return s.statusOf(w, r.PathValue("name"), eng)
 }
 
-func (s *Server) resume(w http.ResponseWriter, r *http.Request) error {
-	if err := s.engine.Resume(r.PathValue("name"), actor(r)); err != nil {
+func (s *Server) resume(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	if err := eng.Resume(r.PathValue("name"), actor(r)); err != nil {
 		return err
 	}
-	return s.statusOf(w, r.PathValue("name"))
+	return s.statusOf(w, r.PathValue("name"), eng)
 }
 
 // control acts on the deployment in flight (promote, abort, pause,
 // resume) and answers with the service's status.
-func (s *Server) control(do func(name, actor string) error) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := do(r.PathValue("name"), actor(r)); err != nil {
+func (s *Server) control(do func(e *engine.Engine, name, actor string) error) envHandler {
+	return func(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+		if err := do(eng, r.PathValue("name"), actor(r)); err != nil {
 			return err
 		}
-		return s.statusOf(w, r.PathValue("name"))
+		return s.statusOf(w, r.PathValue("name"), eng)
 	}
 }
 
 // statusOf answers with one service's status, as the gate operations do.
-func (s *Server) statusOf(w http.ResponseWriter, name string) error {
-	st, err := s.engine.Status(name)
+func (s *Server) statusOf(w http.ResponseWriter, name string, eng *engine.Engine) error {
+	st, err := eng.Status(name)
 	if err != nil {
 		return err
 	}
@@ -329,7 +347,7 @@ func (s *Server) statusOf(w http.ResponseWriter, name string) error {
 	return nil
 }
 
-func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) events(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	q := r.URL.Query()
 	after, err := strconv.ParseUint(orZero(q.Get("after")), 10, 64)
 	if err != nil {
@@ -354,7 +372,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		if err != nil || n < 1 || n > 1000 {
 			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("last=%q: expected a count from 1 to 1000", last)}
 		}
-		evs, err = s.engine.LastEvents(n, q.Get("service"))
+		evs, err = eng.LastEvents(n, q.Get("service"))
 		if err != nil {
 			return err
 		}
@@ -364,7 +382,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, evs)
 		return nil
 	}
-	evs, err = s.engine.Events(r.Context(), after, limit, q.Get("service"), wait)
+	evs, err = eng.Events(r.Context(), after, limit, q.Get("service"), wait)
 	if err != nil {
 		return err
 	}
@@ -375,12 +393,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) importService(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) importService(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	var req api.ImportRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	d, err := s.engine.Import(r.Context(), req.Service, req.Addr, req.Pid, actor(r), nil)
+	d, err := eng.Import(r.Context(), req.Service, req.Addr, req.Pid, actor(r), nil)
 	if err != nil {
 		return err
 	}
@@ -388,12 +406,12 @@ func (s *Server) importService(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
 	serial, err := strconv.ParseUint(orZero(r.URL.Query().Get("serial")), 10, 64)
 	if err != nil {
 		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("serial=%q: expected a serial number", r.URL.Query().Get("serial"))}
 	}
-	v, err := s.engine.StateVersion(serial)
+	v, err := eng.StateVersion(serial)
 	if err != nil {
 		return err
 	}
@@ -404,8 +422,8 @@ func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request) error {
-	vs, err := s.engine.StateVersions()
+func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	vs, err := eng.StateVersions()
 	if err != nil {
 		return err
 	}
@@ -416,8 +434,8 @@ func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) locks(w http.ResponseWriter, r *http.Request) error {
-	ls, err := s.engine.Locks()
+func (s *Server) locks(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	ls, err := eng.Locks()
 	if err != nil {
 		return err
 	}
@@ -428,8 +446,8 @@ func (s *Server) locks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request) error {
-	l, err := s.engine.ForceUnlock(r.PathValue("id"), actor(r))
+func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	l, err := eng.ForceUnlock(r.PathValue("id"), actor(r))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 // Package server wires teal together: the state store, the process and
-// container drivers, the load balancer and the engine, behind an HTTP API on a unix socket
-// (or TCP with a token). It is the one place where the parts meet.
+// container drivers, the load balancer and the engine, behind an HTTP API
+// on a unix socket (or TCP with a token). It is the one place where the
+// parts meet.
 package server
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,10 +25,6 @@ import (
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
-	"github.com/teal-deploy/teal/internal/runtime"
-	"github.com/teal-deploy/teal/internal/runtime/container"
-	"github.com/teal-deploy/teal/internal/runtime/process"
-	"github.com/teal-deploy/teal/internal/state"
 )
 
 // Files in the data directory.
@@ -66,9 +64,9 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *state.Store
 	proxy   *proxy.Proxy
-	engine  *engine.Engine
+	envMu   sync.Mutex
+	envs    map[string]*environment // by name; "" is the default
 	api     *http.Server
 	apiLn   net.Listener
 	admin   *http.Server
@@ -76,9 +74,6 @@ type Server struct {
 	metrics *prometheus.Registry
 	token   string // required on TCP; empty on the unix socket
 	socket  string // path to remove on shutdown
-	// containers is the container driver; it does not connect until a
-	// container service needs it.
-	containers *container.Driver
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -100,44 +95,30 @@ func New(cfg Config) (*Server, error) {
 	if cfg.API == "" {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
-	store, err := state.Open(filepath.Join(dir, StateFile))
-	if errors.Is(err, state.ErrLocked) {
-		return nil, fmt.Errorf("another teal server is using %s (its state file is locked)", dir)
+	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}}
+	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
+	for _, name := range s.existingEnvs() {
+		e, err := s.openEnv(name)
+		if err != nil {
+			for _, o := range s.envs {
+				o.store.Close()
+			}
+			return nil, err
+		}
+		s.envs[name] = e
 	}
-	if err != nil {
-		return nil, err
-	}
-	// The containers of this server are those labelled with its data
-	// directory: a second server on the same engine sweeps only its own.
-	containers, err := container.New(container.Config{Host: cfg.DockerHost, Owner: dir})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	var eng *engine.Engine
-	px := proxy.New(proxy.Options{
-		Log:       cfg.Log,
-		AccessLog: cfg.AccessLog,
-		OnPassive: func(t *proxy.Target, reason string) { eng.TargetFailed(t, reason) },
-	})
-	eng = engine.New(engine.Config{
-		Store: store,
-		Driver: &runtime.ByKind{
-			Process:   &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
-			Container: containers,
-		},
-		Builder: containers,
-		Switch:  px,
-		Log:     cfg.Log,
-	})
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(px.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Server{cfg: cfg, log: cfg.Log, store: store, proxy: px, engine: eng, metrics: registry, containers: containers}, nil
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(s.proxy.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
 }
 
-// Engine returns the server's engine, for `teal up`, which applies in
-// the same process.
-func (s *Server) Engine() *engine.Engine { return s.engine }
+// Engine returns the default environment's engine, for `teal up`, which
+// applies in the same process.
+func (s *Server) Engine() *engine.Engine {
+	s.envMu.Lock()
+	defer s.envMu.Unlock()
+	return s.envs[""].engine
+}
 
 // Proxy returns the server's load balancer.
 func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
@@ -161,9 +142,11 @@ func (s *Server) AdminAddr() string {
 // Start takes over what the state records (listeners, instances) and
 // starts serving the API.
 func (s *Server) Start(ctx context.Context) error {
-	if err := s.engine.Recover(ctx); err != nil {
-		s.closeAll(ctx)
-		return err
+	for _, name := range s.existingEnvs() {
+		if err := s.envs[name].engine.Recover(ctx); err != nil {
+			s.closeAll(ctx)
+			return fmt.Errorf("environment %s: %w", orDefault(name), err)
+		}
 	}
 	ln, err := s.listenAPI()
 	if err != nil {
@@ -191,7 +174,7 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.containers.Host())
+	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.envs[""].containers.Host())
 	return nil
 }
 
@@ -269,16 +252,12 @@ func (s *Server) closeAll(ctx context.Context) {
 	lbCtx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	s.proxy.Shutdown(lbCtx)
 	cancel()
-	s.engine.Shutdown(ctx)
+	s.shutdownEnvs(ctx)
 	if s.api != nil {
 		s.api.Close()
 	}
 	if s.socket != "" {
 		os.Remove(s.socket)
-	}
-	s.containers.Close()
-	if err := s.store.Close(); err != nil {
-		s.log.Error("close state", "err", err)
 	}
 	s.log.Info("teal server stopped")
 }
