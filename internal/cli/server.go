@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/teal-deploy/teal/internal/server"
+	"github.com/teal-deploy/teal/internal/state"
 )
 
 func runServer(e *env, args []string) error {
@@ -14,6 +15,9 @@ func runServer(e *env, args []string) error {
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
 	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	admin := fs.String("admin", "", "where to serve /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
+	var webhooks multiFlag
+	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
+	eventsKept := fs.Int("events-kept", state.DefaultEventsKept, "how many events each environment keeps")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -22,7 +26,8 @@ func runServer(e *env, args []string) error {
 		return usageError("teal server takes no arguments; got %v", pos)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log})
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log,
+		Webhooks: webhooks, EventsKept: *eventsKept})
 	if err != nil {
 		return err
 	}

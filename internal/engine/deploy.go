@@ -463,6 +463,7 @@ func (r *run) fail(reason string) (state.Deployment, error) {
 		count(len(r.cand.members), "new instance"), r.cand.rev.Number), nil)
 	r.e.stopGroup(ctx, r.cand, r.s.name, "the deployment failed")
 	_ = r.j.end(i, state.Succeeded, "stopped")
+	r.e.told(r.j.d, "rolled_back", reason)
 	if cmd := r.applied.Deploy.OnRollback; cmd != nil {
 		_, _, _ = r.e.runHook(ctx, r.j, "on_rollback", cmd, r.applied.Deploy.HookTimeout.D(),
 			append(r.hookEnv(), "TEAL_ROLLBACK_REASON="+reason))

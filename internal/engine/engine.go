@@ -63,6 +63,11 @@ type Config struct {
 	// InstancePrefix starts every instance ID, so that instances of two
 	// environments on one server never share one.
 	InstancePrefix string
+	// OnDeployment, when set, is told as a deployment starts, switches,
+	// succeeds, fails and is rolled back (event is one of those words:
+	// "started", "switched", "succeeded", "failed", "rolled_back"). It must
+	// not block: a webhook is sent from elsewhere.
+	OnDeployment func(d state.Deployment, event, reason string)
 }
 
 // Engine runs deployments for every service.
@@ -74,6 +79,7 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 	prefix  string // of instance IDs
+	onDep   func(state.Deployment, string, string)
 
 	ctx    context.Context // cancelled by Shutdown: running deployments roll back
 	cancel context.CancelFunc
@@ -94,6 +100,7 @@ func New(cfg Config) *Engine {
 		sw:       cfg.Switch,
 		log:      cfg.Log,
 		prefix:   cfg.InstancePrefix,
+		onDep:    cfg.OnDeployment,
 		now:      time.Now,
 		ctx:      ctx,
 		cancel:   cancel,
@@ -295,4 +302,11 @@ func (e *Engine) drift(name string) (running int, drift []string) {
 		drift = append(drift, fmt.Sprintf("%s of revision %d could not be found", count(missing, "instance"), s.live.rev.Number))
 	}
 	return running, drift
+}
+
+// told tells OnDeployment, if set, what happened to d.
+func (e *Engine) told(d state.Deployment, event, reason string) {
+	if e.onDep != nil {
+		e.onDep(d, event, reason)
+	}
 }

@@ -42,6 +42,7 @@ func (e *Engine) openJournal(d state.Deployment, actor string, rep Reporter, als
 	}
 	j.d = d
 	j.report("", state.Running, describe(d))
+	e.told(d, "started", "")
 	return j, nil
 }
 
@@ -95,6 +96,7 @@ func (j *journal) finish(status state.Status, reason string, also func(*state.Tx
 	}
 	err := j.write("deployment."+string(status), msg, also)
 	j.report("", status, msg)
+	j.e.told(j.d, string(status), reason)
 	return err
 }
 

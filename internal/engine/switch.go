@@ -50,6 +50,7 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 		e.stopLater(superseded, s.name, fmt.Sprintf("revision %d is no longer the one to roll back to", superseded.rev.Number))
 	}
 	_ = j.end(i, state.Succeeded, "in effect from the next request")
+	e.told(j.d, "switched", "")
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
 	"github.com/teal-deploy/teal/internal/runtime"
 	"github.com/teal-deploy/teal/internal/runtime/container"
@@ -95,6 +96,9 @@ func (s *Server) openEnv(name string) (*environment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.EventsKept > 0 {
+		store.KeepEvents(s.cfg.EventsKept)
+	}
 	prefix := ""
 	if name != "" {
 		prefix = name + "-"
@@ -117,6 +121,10 @@ func (s *Server) openEnv(name string) (*environment, error) {
 		Switch:         envSwitch{p: s.proxy, env: name},
 		Log:            s.log.With("env", orDefault(name)),
 		InstancePrefix: prefix,
+		OnDeployment: func(d state.Deployment, event, reason string) {
+			s.notify.Notify(notify.Message{Event: notify.Event(event), Env: name, Service: d.Service,
+				Deployment: d.ID, Revision: d.ToRevision, Reason: reason})
+		},
 	})}, nil
 }
 

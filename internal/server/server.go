@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	// AccessLog receives the JSON access log of load balancers that ask
 	// for one; nil discards it.
 	AccessLog io.Writer
+	// Webhooks are told of every deployment as it starts, switches,
+	// succeeds, fails and is rolled back.
+	Webhooks []string
+	// EventsKept is how many events each environment keeps (0: the
+	// default, 50,000).
+	EventsKept int
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
@@ -65,6 +72,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	proxy   *proxy.Proxy
+	notify  *notify.Notifier
 	envMu   sync.Mutex
 	envs    map[string]*environment // by name; "" is the default
 	api     *http.Server
@@ -95,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.API == "" {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}}
+	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
 		e, err := s.openEnv(name)
@@ -253,6 +261,9 @@ func (s *Server) closeAll(ctx context.Context) {
 	s.proxy.Shutdown(lbCtx)
 	cancel()
 	s.shutdownEnvs(ctx)
+	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	s.notify.Close(nctx) // what is queued goes out first, for a while
+	cancel()
 	if s.api != nil {
 		s.api.Close()
 	}

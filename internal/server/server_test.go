@@ -2,18 +2,28 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
 )
+
+func TestMain(m *testing.M) {
+	runtimetest.MaybeRunApp()
+	os.Exit(m.Run())
+}
 
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
@@ -158,5 +168,45 @@ func TestAdminMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "go_goroutines") || !strings.Contains(string(b), "process_open_fds") {
 		t.Errorf("/metrics: %d\n%.500s", resp.StatusCode, b)
+	}
+}
+
+// A webhook hears of a deployment as it starts, switches and succeeds,
+// in JSON that Slack accepts.
+func TestWebhook(t *testing.T) {
+	got := make(chan map[string]any, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		got <- m
+	}))
+	defer hook.Close()
+	s := startServer(t, Config{Webhooks: []string{hook.URL}})
+	self, _ := os.Executable()
+	lb := spec.NewLoadBalancer("public")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	lb.Listen = ln.Addr().String()
+	ln.Close()
+	web := spec.NewService("web")
+	web.Process = &spec.Process{Command: []string{self}, Dir: t.TempDir(), Env: map[string]string{"TEAL_TESTAPP": "1"}}
+	web.HealthCheck.Interval = spec.Duration(50 * time.Millisecond)
+	web.Routes = []spec.Route{{LoadBalancer: "public", Path: "/*"}}
+	if _, res, err := s.Engine().Apply(spec.Desired{LoadBalancers: []spec.LoadBalancer{lb}, Services: []spec.Service{web}}, engine.ApplyOptions{}, nil); err != nil || res[1].Error != "" {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	var events []string
+	for len(events) < 3 {
+		select {
+		case m := <-got:
+			events = append(events, m["teal"].(map[string]any)["event"].(string))
+			if text, _ := m["text"].(string); !strings.HasPrefix(text, "teal: service web: deployment 1") {
+				t.Errorf("text = %q", text)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("webhook got only %v", events)
+		}
+	}
+	if strings.Join(events, ",") != "started,switched,succeeded" {
+		t.Errorf("webhook got %v", events)
 	}
 }

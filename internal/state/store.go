@@ -28,11 +28,20 @@ var (
 // versionsKept is how many earlier versions of what was applied are kept.
 const versionsKept = 100
 
+// DefaultEventsKept is how many events a store keeps unless told
+// otherwise: the oldest go, so that the log cannot fill the disk.
+const DefaultEventsKept = 50000
+
 // Store is teal's state, kept in a Backend.
 type Store struct {
-	b   Backend
-	now func() time.Time
+	b          Backend
+	now        func() time.Time
+	eventsKept int
 }
+
+// KeepEvents sets how many events the store keeps; older ones are
+// forgotten as new ones come.
+func (s *Store) KeepEvents(n int) { s.eventsKept = max(n, 1) }
 
 // Open opens or creates the state file at path, in bbolt. It fails with
 // ErrLocked when another process has it open.
@@ -51,7 +60,7 @@ func Open(path string) (*Store, error) {
 
 // New returns a store kept in b, giving it a lineage if it has none.
 func New(b Backend) (*Store, error) {
-	s := &Store{b: b, now: time.Now}
+	s := &Store{b: b, now: time.Now, eventsKept: DefaultEventsKept}
 	err := b.Update(func(kv KV) error {
 		v, err := kv.Get(bucketMeta, keyLineage)
 		if err != nil || v != nil {
@@ -77,7 +86,7 @@ func (s *Store) Close() error { return s.b.Close() }
 // of it is kept as a version under the new serial.
 func (s *Store) Update(f func(*Tx) error) error {
 	return s.b.Update(func(kv KV) error {
-		tx := &Tx{kv: kv, now: s.now}
+		tx := &Tx{kv: kv, now: s.now, eventsKept: s.eventsKept}
 		if err := f(tx); err != nil {
 			return err
 		}
@@ -90,14 +99,15 @@ func (s *Store) Update(f func(*Tx) error) error {
 
 // View runs f in a read-only transaction that sees one consistent state.
 func (s *Store) View(f func(*Tx) error) error {
-	return s.b.View(func(kv KV) error { return f(&Tx{kv: kv, now: s.now}) })
+	return s.b.View(func(kv KV) error { return f(&Tx{kv: kv, now: s.now, eventsKept: s.eventsKept}) })
 }
 
 // Tx is one transaction on the store.
 type Tx struct {
-	kv     KV
-	now    func() time.Time
-	bumped bool
+	kv         KV
+	now        func() time.Time
+	bumped     bool
+	eventsKept int
 }
 
 // Serial returns a number that grows with every change to what has been
@@ -347,7 +357,33 @@ func (t *Tx) AppendEvent(e Event) (Event, error) {
 	if e.Time.IsZero() {
 		e.Time = t.now()
 	}
-	return e, t.putJSON(bucketEvents, itob(n), e)
+	if err := t.putJSON(bucketEvents, itob(n), e); err != nil {
+		return e, err
+	}
+	if keep := uint64(t.eventsKept); keep > 0 && n > keep && n%64 == 0 {
+		if err := t.forgetEvents(n - keep); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// forgetEvents deletes the events up to sequence number upTo.
+func (t *Tx) forgetEvents(upTo uint64) error {
+	var old [][]byte
+	err := t.kv.Scan(bucketEvents, nil, false, func(k, _ []byte) bool {
+		if binary.BigEndian.Uint64(k) > upTo {
+			return false
+		}
+		old = append(old, append([]byte(nil), k...))
+		return true
+	})
+	for _, k := range old {
+		if err == nil {
+			err = t.kv.Delete(bucketEvents, k)
+		}
+	}
+	return err
 }
 
 // Events returns up to limit events after sequence number after, oldest

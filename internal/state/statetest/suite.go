@@ -28,6 +28,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RevisionNumbersAreNeverReused", func(t *testing.T) { testRevisionNumbers(t, h) })
 	t.Run("UpdateIsAtomic", func(t *testing.T) { testAtomic(t, h) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, h) })
+	t.Run("EventRetention", func(t *testing.T) { testEventRetention(t, h) })
 	t.Run("LineageAndVersions", func(t *testing.T) { testVersions(t, h) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, h) })
 	t.Run("ScanOrder", func(t *testing.T) { testScan(t, h) })
@@ -401,4 +402,24 @@ func testNotFound(t *testing.T, h Harness) {
 	if err := s.Update(func(tx *state.Tx) error { return tx.PutDeployment(state.Deployment{Service: "web", ID: 9}) }); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("PutDeployment of an unknown deployment: %v", err)
 	}
+}
+
+// Events beyond the retention go, oldest first, a few at a time.
+func testEventRetention(t *testing.T, h Harness) {
+	s := open(t, h.Fresh(t))
+	defer s.Close()
+	s.KeepEvents(100)
+	for range 300 {
+		must(t, s.Update(func(tx *state.Tx) error {
+			_, err := tx.AppendEvent(state.Event{Type: "test"})
+			return err
+		}))
+	}
+	s.View(func(tx *state.Tx) error {
+		all, _ := tx.Events(0, 1000)
+		if len(all) < 100 || len(all) > 100+64 || all[len(all)-1].Seq != 300 {
+			t.Errorf("%d events kept, the last %d; want about 100, up to 300", len(all), all[len(all)-1].Seq)
+		}
+		return nil
+	})
 }
