@@ -225,8 +225,8 @@ func testAdopt(t *testing.T, h Harness) {
 	if body := get(t, in); !strings.Contains(body, "adopt-1") {
 		t.Errorf("adopted instance answered %q", body)
 	}
-	if !strings.Contains(strings.Join(in.LogTail(5), "\n"), "adopt me") {
-		t.Errorf("adopted LogTail = %q, want the output of the running instance", in.LogTail(5))
+	if tail, ok := logHas(in, 5, "adopt me"); !ok {
+		t.Errorf("adopted LogTail = %q, want the output of the running instance", tail)
 	}
 	if err := in.Stop(context.Background(), 5*time.Second); err != nil {
 		t.Fatalf("Stop of adopted instance: %v", err)
@@ -287,5 +287,23 @@ func testAdoptWithoutHandle(t *testing.T, h Harness) {
 	waitDone(t, orig, 5*time.Second)
 	if _, err := h.Driver.Adopt(context.Background(), h.Spec("adopt-9", Behaviour{}), ""); !errors.Is(err, runtime.ErrGone) {
 		t.Errorf("Adopt of an instance that never ran: %v", err)
+	}
+}
+
+// logHas reports whether the last n lines of in's output hold want. A
+// driver whose output goes through a logging pipeline (a container
+// engine's) may show a line a moment after it was written, so it looks
+// for a second before it says no.
+func logHas(in runtime.Instance, n int, want string) ([]string, bool) {
+	deadline := time.Now().Add(time.Second)
+	for {
+		tail := in.LogTail(n)
+		if strings.Contains(strings.Join(tail, "\n"), want) {
+			return tail, true
+		}
+		if time.Now().After(deadline) {
+			return tail, false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
