@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/spec"
 )
@@ -18,6 +20,7 @@ func runApply(e *env, args []string) error {
 	cf.register(fs)
 	sf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	fs.BoolVar(&e.jsonOut, "json", false, "print progress and the result as JSON lines, for machines (needs -auto-approve or a plan file)")
 	if f, ok := planFileArg(args); ok {
 		return applyPlanFile(e, fs, &sf, args, f)
 	}
@@ -25,7 +28,12 @@ func runApply(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	renderPlan(e, p)
+	if e.jsonOut && !*autoApprove {
+		return usageError("apply -json needs -auto-approve: there is no one to ask")
+	}
+	if !e.jsonOut {
+		renderPlan(e, p)
+	}
 	if !p.HasChanges() {
 		return nil
 	}
@@ -70,21 +78,52 @@ func applyPlanFile(e *env, fs interface{ Parse([]string) error }, sf *serverFlag
 	if f.Env != sf.env {
 		return usageError("%s was planned for environment %q, not %q", path, envName(f.Env), envName(sf.env))
 	}
-	renderPlan(e, f.Plan)
+	if !e.jsonOut {
+		renderPlan(e, f.Plan)
+	}
 	if !f.Plan.HasChanges() {
 		return nil
 	}
 	return carryOut(e, c, f.Desired, f.Plan)
 }
 
+// carryOut applies and shows it: redrawn in place on a terminal, line by
+// line otherwise (CI logs), JSON lines with -json.
 func carryOut(e *env, c *api.Client, desired spec.Desired, p plan.Plan) error {
-	fmt.Fprintln(e.stdout)
-	view := newProgressView(e.stdout)
-	res, err := c.Apply(e.ctx, api.ApplyRequest{Desired: desired, ExpectSerial: &p.Serial, ExpectLineage: p.Lineage, Targets: p.Targets}, view.print)
+	req := api.ApplyRequest{Desired: desired, ExpectSerial: &p.Serial, ExpectLineage: p.Lineage, Targets: p.Targets}
+	var res api.ApplyResult
+	var err error
+	switch {
+	case e.jsonOut:
+		res, err = c.Apply(e.ctx, req, func(pr engine.Progress) { _ = writeJSONLine(e.stdout, pr) })
+		if err == nil {
+			_ = writeJSONLine(e.stdout, res)
+		}
+	case isTerminal(e.stdout, e.getenv):
+		fmt.Fprintln(e.stdout)
+		live := newLiveView(e.stdout, c)
+		ctx, stop := context.WithCancel(e.ctx)
+		done := make(chan struct{})
+		go func() { live.run(ctx); close(done) }()
+		res, err = c.Apply(e.ctx, req, live.print)
+		stop()
+		<-done
+	default:
+		fmt.Fprintln(e.stdout)
+		res, err = c.Apply(e.ctx, req, newProgressView(e.stdout).print)
+	}
 	if err != nil {
 		return interrupted(e, err)
 	}
-	if !renderResults(e.stdout, res) {
+	ok := true
+	if e.jsonOut {
+		for _, r := range res.Results {
+			ok = ok && r.Error == ""
+		}
+	} else {
+		ok = renderResults(e.stdout, res)
+	}
+	if !ok {
 		return &exitError{code: ExitFailure, err: errors.New("apply failed"), quiet: true}
 	}
 	return nil

@@ -378,3 +378,35 @@ service "web" {
 	}
 	check("after a restart")
 }
+
+// apply -json prints progress and the result as JSON lines.
+func TestApplyJSON(t *testing.T) {
+	_, env, _, dir := testServer(t)
+	if _, stderr, code := teal(t, env, "", "apply", "-json", dir); code != ExitUsage || !strings.Contains(stderr, "needs -auto-approve") {
+		t.Errorf("apply -json without -auto-approve: exit %d %s", code, stderr)
+	}
+	out, _, code := teal(t, env, "", "apply", "-json", "-auto-approve", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last map[string]any
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %q", i, l)
+		}
+		last = m
+	}
+	if results, _ := last["results"].([]any); len(results) != 2 || len(lines) < 5 {
+		t.Errorf("%d lines, last %v", len(lines), last)
+	}
+	// status -w follows until its context ends: a second of it, here.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var buf, errBuf bytes.Buffer
+	getenv := func(k string) string { return env[k] }
+	if code := Run(ctx, []string{"status", "-w", "-json"}, strings.NewReader(""), &buf, &errBuf, getenv, os.Environ); code != ExitOK || strings.Count(buf.String(), `"name":"web"`) != 1 {
+		t.Errorf("status -w: exit %d, %q %s; want one snapshot (nothing changed)", code, buf.String(), errBuf.String())
+	}
+}

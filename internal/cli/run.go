@@ -27,6 +27,7 @@ type env struct {
 	stderr  io.Writer
 	getenv  func(string) string
 	environ func() []string
+	jsonOut bool // -json: output for machines
 }
 
 // command is one subcommand.

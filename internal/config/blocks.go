@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/teal-deploy/teal/internal/spec"
 )
@@ -13,7 +15,7 @@ import (
 var (
 	loadBalancerSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
-			{Name: "listen"}, {Name: "redirect_http"}, {Name: "h2c"}, {Name: "access_log"}, {Name: "trusted_proxies"},
+			{Name: "name"}, {Name: "listen"}, {Name: "redirect_http"}, {Name: "h2c"}, {Name: "access_log"}, {Name: "trusted_proxies"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "timeouts"}, {Type: "limits"}},
 	}
@@ -27,7 +29,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
 	}
 	serviceSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
+		Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "process"}, {Type: "container"}, {Type: "build"},
 			{Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
@@ -106,7 +108,8 @@ func (d *decoder) unique(blocks hcl.Blocks, where string) *hcl.Block {
 	return blocks[0]
 }
 
-// named reports a label already used by an earlier block of the same type.
+// named reports a label already used by an earlier block of the same type
+// in the same module.
 func (d *decoder) named(seen map[string]hcl.Range, b *hcl.Block) bool {
 	name := b.Labels[0]
 	if prev, dup := seen[name]; dup {
@@ -118,23 +121,87 @@ func (d *decoder) named(seen map[string]hcl.Range, b *hcl.Block) bool {
 	return true
 }
 
-func (d *decoder) loadBalancers(blocks hcl.Blocks) []spec.LoadBalancer {
+// declared is where a service or load balancer with a given final name is
+// declared.
+type declared struct {
+	decl hcl.Range
+	mod  *module
+}
+
+// finalName returns the name of the service or load balancer b, which
+// must be unique in the whole configuration: its name attribute, else its
+// label at the root, or "<module name>-<label>" in a module (the names of
+// nested modules joined: "web-db-api"), so that two instances of a module
+// do not collide.
+func (d *decoder) finalName(b *hcl.Block, c *hcl.BodyContent, taken map[string]declared) (string, bool) {
+	name, subject := d.mod.prefix+b.Labels[0], b.LabelRanges[0]
+	if a := c.Attributes["name"]; a != nil {
+		val, diags := d.eval(d.mod, a.Expr)
+		d.add(diags...)
+		if diags.HasErrors() || !val.IsWhollyKnown() {
+			return "", false
+		}
+		if val.ContainsMarked() {
+			d.add(errorAt(a.Expr.Range(), "Invalid name",
+				"A name is shown everywhere, so it cannot come from a sensitive value."))
+			return "", false
+		}
+		if !val.IsNull() {
+			s, err := convert.Convert(val, cty.String)
+			if err != nil {
+				d.typeError(a, "a string", val, false)
+				return "", false
+			}
+			name, subject = s.AsString(), a.Expr.Range()
+		}
+	}
+	kind := strings.ReplaceAll(b.Type, "_", " ")
+	if prev, dup := taken[name]; dup {
+		in := ""
+		if prev.mod.addr != "" {
+			in = " in " + prev.mod.addr
+		}
+		d.add(errorAt(subject, "Duplicate "+kind+" name",
+			"The name %q is already taken by the %s declared at %s%s; give one of them another with name = \"…\".",
+			name, kind, prev.decl, in))
+		return "", false
+	}
+	taken[name] = declared{decl: b.DefRange, mod: d.mod}
+	return name, true
+}
+
+// begin records where the block at path is, and which module instance
+// declared it.
+func (d *decoder) begin(path string, b *hcl.Block, c *hcl.BodyContent) {
+	d.ranges[path] = b.DefRange
+	d.owner[path] = d.mod
+	if a := c.Attributes["name"]; a != nil {
+		d.ranges[path+".name"] = a.Expr.Range()
+	}
+}
+
+func (d *decoder) loadBalancers(m *module) []spec.LoadBalancer {
 	seen := map[string]hcl.Range{}
 	var out []spec.LoadBalancer
-	for _, b := range blocks {
+	for _, b := range m.loadBalancers {
 		if !d.named(seen, b) {
 			continue
 		}
-		out = append(out, d.loadBalancer(b))
+		c, diags := b.Body.Content(loadBalancerSchema)
+		d.add(diags...)
+		if name, ok := d.finalName(b, c, d.lbs); ok {
+			m.lbNames[b.Labels[0]] = name
+			out = append(out, d.loadBalancer(name, b, c))
+		}
 	}
 	return out
 }
 
-func (d *decoder) loadBalancer(b *hcl.Block) spec.LoadBalancer {
-	lb := spec.NewLoadBalancer(b.Labels[0])
+func (d *decoder) loadBalancer(name string, b *hcl.Block, c *hcl.BodyContent) spec.LoadBalancer {
+	lb := spec.NewLoadBalancer(name)
 	at := "load_balancer." + lb.Name
-	where := fmt.Sprintf("load_balancer %q", lb.Name)
-	c := d.content(at, b, loadBalancerSchema)
+	where := fmt.Sprintf("load_balancer %q", b.Labels[0])
+	d.begin(at, b, c)
 	d.stringInto(at, c, "listen", &lb.Listen)
 	d.stringInto(at, c, "redirect_http", &lb.RedirectHTTP)
 	d.boolInto(at, c, "h2c", &lb.H2C)
@@ -165,22 +232,27 @@ func (d *decoder) loadBalancer(b *hcl.Block) spec.LoadBalancer {
 	return lb
 }
 
-func (d *decoder) services(blocks hcl.Blocks, lbs []spec.LoadBalancer) []spec.Service {
+func (d *decoder) services(m *module) []spec.Service {
 	seen := map[string]hcl.Range{}
 	var out []spec.Service
-	for _, b := range blocks {
-		if d.named(seen, b) {
-			out = append(out, d.service(b, lbs))
+	for _, b := range m.services {
+		if !d.named(seen, b) {
+			continue
+		}
+		c, diags := b.Body.Content(serviceSchema)
+		d.add(diags...)
+		if name, ok := d.finalName(b, c, d.svcs); ok {
+			out = append(out, d.service(name, b, c))
 		}
 	}
 	return out
 }
 
-func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
-	s := spec.NewService(b.Labels[0])
+func (d *decoder) service(name string, b *hcl.Block, c *hcl.BodyContent) spec.Service {
+	s := spec.NewService(name)
 	at := "service." + s.Name
-	c := d.content(at, b, serviceSchema)
-	where := fmt.Sprintf("service %q", s.Name)
+	d.begin(at, b, c)
+	where := fmt.Sprintf("service %q", b.Labels[0])
 	if a := c.Attributes["version"]; a != nil {
 		if v, ok := d.string(at+".version", a); ok {
 			s.Version = v
@@ -202,7 +274,7 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 		s.Build = d.build(at+".build", bb)
 	}
 	for i, rb := range c.Blocks.OfType("route") {
-		s.Routes = append(s.Routes, d.route(fmt.Sprintf("%s.route[%d]", at, i), rb, lbs))
+		s.Routes = append(s.Routes, d.route(fmt.Sprintf("%s.route[%d]", at, i), rb))
 	}
 	if hb := d.unique(c.Blocks.OfType("health_check"), where); hb != nil {
 		d.healthCheck(at+".health_check", hb, &s.HealthCheck)
@@ -241,12 +313,12 @@ func (d *decoder) service(b *hcl.Block, lbs []spec.LoadBalancer) spec.Service {
 }
 
 func (d *decoder) process(at string, b *hcl.Block) *spec.Process {
-	p := &spec.Process{Dir: d.dir}
+	p := &spec.Process{Dir: d.root.abs}
 	c := d.content(at, b, processSchema)
 	if a := c.Attributes["command"]; a != nil {
 		if v, ok := d.stringList(at+".command", a); ok {
 			if len(v) > 0 && isRelative(v[0]) {
-				v[0] = filepath.Join(d.dir, v[0])
+				v[0] = filepath.Join(d.mod.abs, v[0])
 			}
 			p.Command = v
 		}
@@ -259,7 +331,7 @@ func (d *decoder) process(at string, b *hcl.Block) *spec.Process {
 	if a := c.Attributes["dir"]; a != nil {
 		if v, ok := d.string(at+".dir", a); ok {
 			if !filepath.IsAbs(v) {
-				v = filepath.Join(d.dir, v)
+				v = filepath.Join(d.mod.abs, v)
 			}
 			p.Dir = filepath.Clean(v)
 		}
@@ -294,7 +366,7 @@ func (d *decoder) container(at string, b *hcl.Block) *spec.Container {
 			for i, vol := range v {
 				// "./data:/data" binds a directory of the configuration's.
 				if src, rest, found := strings.Cut(vol, ":"); found && (isRelative(src) || src == ".") {
-					v[i] = filepath.Join(d.dir, src) + ":" + rest
+					v[i] = filepath.Join(d.mod.abs, src) + ":" + rest
 				}
 			}
 			ct.Volumes = v
@@ -314,12 +386,12 @@ func (d *decoder) container(at string, b *hcl.Block) *spec.Container {
 }
 
 func (d *decoder) build(at string, b *hcl.Block) *spec.Build {
-	bd := spec.NewBuild(d.dir)
+	bd := spec.NewBuild(d.mod.abs)
 	c := d.content(at, b, buildSchema)
 	if a := c.Attributes["context"]; a != nil {
 		if v, ok := d.string(at+".context", a); ok {
 			if !filepath.IsAbs(v) {
-				v = filepath.Join(d.dir, v)
+				v = filepath.Join(d.mod.abs, v)
 			}
 			bd.Context = filepath.Clean(v)
 		}
@@ -334,36 +406,31 @@ func (d *decoder) build(at string, b *hcl.Block) *spec.Build {
 }
 
 // isRelative reports whether a program is named by a path relative to the
-// configuration ("./bin/web"), rather than looked up in $PATH ("go").
+// module it is written in ("./bin/web"), rather than looked up in $PATH
+// ("go").
 func isRelative(program string) bool {
 	return strings.HasPrefix(program, "./") || strings.HasPrefix(program, "../")
 }
 
-func (d *decoder) route(at string, b *hcl.Block, lbs []spec.LoadBalancer) spec.Route {
+func (d *decoder) route(at string, b *hcl.Block) spec.Route {
 	r := spec.NewRoute()
 	c := d.content(at, b, routeSchema)
 	if a := c.Attributes["load_balancer"]; a != nil {
-		names := make([]string, len(lbs))
-		for i, lb := range lbs {
-			names[i] = lb.Name
-		}
 		if v, ok := d.string(at+".load_balancer", a); ok {
-			r.LoadBalancer = v
-			if _, declared := (spec.Desired{LoadBalancers: lbs}).LoadBalancer(v); !declared {
-				d.add(errorAt(a.Expr.Range(), "Unknown load balancer",
-					"No load_balancer block named %q is declared.%s", v, didYouMean(v, names)))
-			}
+			r.LoadBalancer = d.loadBalancerNamed(v, a)
 		}
 	} else {
-		switch len(lbs) {
+		switch len(d.lbs) {
 		case 0:
 			d.add(errorAt(b.DefRange, "No load balancer",
 				"A route needs a load balancer; declare one with a load_balancer block."))
 		case 1:
-			r.LoadBalancer = lbs[0].Name
+			for name := range d.lbs {
+				r.LoadBalancer = name
+			}
 		default:
 			d.add(errorAt(b.DefRange, "Missing load_balancer",
-				"There are %d load balancers; say which one this route uses with load_balancer = \"NAME\".", len(lbs)))
+				"There are %d load balancers; say which one this route uses with load_balancer = \"NAME\".", len(d.lbs)))
 		}
 	}
 	if a := c.Attributes["host"]; a != nil {
@@ -458,13 +525,31 @@ func (d *decoder) deploy(at string, b *hcl.Block, dep *spec.Deploy) {
 	}
 }
 
+// loadBalancerNamed resolves the load balancer a route names: by its
+// label in the route's own module, else by its final name anywhere.
+func (d *decoder) loadBalancerNamed(v string, a *hcl.Attribute) string {
+	if name, ok := d.mod.lbNames[v]; ok {
+		return name
+	}
+	if _, ok := d.lbs[v]; ok {
+		return v
+	}
+	names := keys(d.lbs)
+	for label := range d.mod.lbNames {
+		names = append(names, label)
+	}
+	d.add(errorAt(a.Expr.Range(), "Unknown load balancer",
+		"No load_balancer block named %q is declared.%s", v, didYouMean(v, names)))
+	return v
+}
+
 // commandInto reads a command list; a program written ./x is relative to
-// the configuration directory, like a process's.
+// the module it is written in, like a process's.
 func (d *decoder) commandInto(at string, c *hcl.BodyContent, name string, dst *[]string) {
 	if a := c.Attributes[name]; a != nil {
 		if v, ok := d.stringList(at+"."+name, a); ok {
 			if len(v) > 0 && isRelative(v[0]) {
-				v[0] = filepath.Join(d.dir, v[0])
+				v[0] = filepath.Join(d.mod.abs, v[0])
 			}
 			if v == nil {
 				v = []string{}
@@ -479,13 +564,13 @@ func (d *decoder) quantityInto(at string, c *hcl.BodyContent, name string, dst *
 	if a == nil {
 		return
 	}
-	s, ok := d.string(at+"."+name, a) // a number converts to a string
+	s, secret, ok := d.text(at+"."+name, a) // a number converts to a string
 	if !ok {
 		return
 	}
 	q, err := spec.ParseQuantity(s)
 	if err != nil {
-		d.add(errorAt(a.Expr.Range(), "Invalid "+name, "%s.", err))
+		d.invalid(a, err, s, secret)
 		return
 	}
 	*dst = q
@@ -523,12 +608,12 @@ func (d *decoder) stringInto(at string, c *hcl.BodyContent, name string, dst *st
 	}
 }
 
-// pathInto reads a file path, relative to the configuration directory.
+// pathInto reads a file path, relative to the module it is written in.
 func (d *decoder) pathInto(at string, c *hcl.BodyContent, name string, dst *string) {
 	if a := c.Attributes[name]; a != nil {
 		if v, ok := d.string(at+"."+name, a); ok {
 			if !filepath.IsAbs(v) {
-				v = filepath.Join(d.dir, v)
+				v = filepath.Join(d.mod.abs, v)
 			}
 			*dst = filepath.Clean(v)
 		}

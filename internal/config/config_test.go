@@ -14,41 +14,77 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // Every file in testdata/invalid must fail with each message its
 // "# want: LINE:COL: message" lines name, at that place, and with no other.
+// A directory there is one case whose files, those of the modules it calls
+// included, hold the want lines for the errors in them.
 func TestInvalid(t *testing.T) {
-	paths, err := filepath.Glob("testdata/invalid/*.hcl")
+	paths, err := filepath.Glob("testdata/invalid/*")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no invalid cases: %v", err)
 	}
 	for _, path := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".hcl"), func(t *testing.T) {
-			src, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wants := wantLines(t, string(src))
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "teal.hcl"), src, 0o644); err != nil {
-				t.Fatal(err)
+			dir, wants := path, map[string][]want{}
+			if filepath.Ext(path) == ".hcl" {
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir = t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, "teal.hcl"), src, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				wants[filepath.Join(dir, "teal.hcl")] = wantLines(t, string(src))
+			} else {
+				wants = wantsIn(t, dir)
 			}
 			_, diags := Load(dir, Vars{})
 			if !diags.HasErrors() {
 				t.Fatalf("loaded without errors; want %q", wants)
 			}
 			got := strings.Split(diags.Error(), "\n")
-			if len(got) != len(wants) {
-				t.Errorf("got %d diagnostics, want %d:\n%s", len(got), len(wants), diags.Error())
+			n := 0
+			for file, ws := range wants {
+				n += len(ws)
+				for _, want := range ws {
+					found := false
+					for _, g := range got {
+						found = found || strings.HasPrefix(g, file+":"+want.at+": error: ") && strings.Contains(g, want.msg)
+					}
+					if !found {
+						t.Errorf("no diagnostic at %s:%s containing %q; got:\n%s", file, want.at, want.msg, diags.Error())
+					}
+				}
 			}
-			for _, want := range wants {
-				found := false
-				for _, g := range got {
-					found = found || strings.HasPrefix(g, filepath.Join(dir, "teal.hcl")+":"+want.at+": error: ") && strings.Contains(g, want.msg)
-				}
-				if !found {
-					t.Errorf("no diagnostic at %s containing %q; got:\n%s", want.at, want.msg, diags.Error())
-				}
+			if len(got) != n {
+				t.Errorf("got %d diagnostics, want %d:\n%s", len(got), n, diags.Error())
 			}
 		})
 	}
+}
+
+// wantsIn reads the want lines of every file below dir.
+func wantsIn(t *testing.T, dir string) map[string][]want {
+	wants := map[string][]want{}
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || filepath.Ext(path) != ".hcl" {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if ws := wantLines(t, string(src)); len(ws) > 0 {
+			wants[path] = ws
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wants) == 0 {
+		t.Fatal("the case names no # want: line")
+	}
+	return wants
 }
 
 type want struct{ at, msg string }
@@ -67,9 +103,6 @@ func wantLines(t *testing.T, src string) []want {
 		}
 		out = append(out, want{at: parts[0], msg: parts[1]})
 	}
-	if len(out) == 0 {
-		t.Fatal("the case names no # want: line")
-	}
 	return out
 }
 
@@ -85,19 +118,7 @@ func TestFullGolden(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("Load: %s", diags.Error())
 	}
-	abs, _ := filepath.Abs(dir)
-	gotJSON, _ := json.MarshalIndent(got, "", "  ")
-	wantJSON, err := os.ReadFile(filepath.Join(dir, "want.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		os.WriteFile(filepath.Join(dir, "want.json"), append([]byte(strings.ReplaceAll(string(gotJSON), abs, "$DIR")), '\n'), 0o644)
-		return
-	}
-	if want := strings.ReplaceAll(strings.TrimSpace(string(wantJSON)), "$DIR", abs); string(gotJSON) != want {
-		t.Errorf("decoded:\n%s\nwant:\n%s", gotJSON, want)
-	}
+	golden(t, dir, got)
 }
 
 func TestVariables(t *testing.T) {
@@ -207,5 +228,47 @@ func TestFormat(t *testing.T) {
 	}
 	if _, diags := Format("x.hcl", []byte("service {")); !diags.HasErrors() {
 		t.Error("Format accepted source that does not parse")
+	}
+}
+
+// A configuration of modules decodes to the golden desired state: names
+// from the name attribute or "<module>-<label>", relative paths from the
+// module that writes them, sensitive paths listed, and the root outputs.
+func TestModulesGolden(t *testing.T) {
+	dir := "testdata/valid/modules"
+	cfg, diags := LoadConfig(dir, Vars{})
+	if diags.HasErrors() {
+		t.Fatalf("Load: %s", diags.Error())
+	}
+	golden(t, dir, cfg.Desired)
+	var outs []string
+	for _, o := range cfg.Outputs {
+		outs = append(outs, o.Name+" = "+o.String()+" # "+o.Type+" "+string(o.Value))
+	}
+	want := []string{
+		`password_length = <sensitive> # number `,
+		`routes = ["public/reporting*", "private/billing*"] # tuple([string,string]) ["public/reporting*","private/billing*"]`,
+	}
+	if strings.Join(outs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("outputs:\n%s\nwant:\n%s", strings.Join(outs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// golden compares got, as JSON, with want.json in dir, where $DIR stands
+// for dir's absolute path; -update rewrites it.
+func golden(t *testing.T, dir string, got any) {
+	t.Helper()
+	abs, _ := filepath.Abs(dir)
+	gotJSON, _ := json.MarshalIndent(got, "", "  ")
+	if *update {
+		os.WriteFile(filepath.Join(dir, "want.json"), append([]byte(strings.ReplaceAll(string(gotJSON), abs, "$DIR")), '\n'), 0o644)
+		return
+	}
+	wantJSON, err := os.ReadFile(filepath.Join(dir, "want.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ReplaceAll(strings.TrimSpace(string(wantJSON)), "$DIR", abs); string(gotJSON) != want {
+		t.Errorf("decoded:\n%s\nwant:\n%s", gotJSON, want)
 	}
 }

@@ -15,8 +15,14 @@ import (
 // than stopping at the first.
 type Diagnostics struct {
 	diags hcl.Diagnostics
-	files map[string]*hcl.File // for source snippets
+	files map[string]*hcl.File         // for source snippets
+	where map[*hcl.Diagnostic][]string // the module instances a diagnostic is about
 }
+
+// secretSource, as a diagnostic's Extra, says that its source line holds a
+// sensitive value (a var-file's line, a literal given for a sensitive
+// variable), so Write does not show it.
+type secretSource struct{}
 
 // HasErrors reports whether any diagnostic is an error.
 func (d Diagnostics) HasErrors() bool { return d.diags.HasErrors() }
@@ -28,7 +34,7 @@ func (d Diagnostics) Len() int { return len(d.diags) }
 func (d Diagnostics) Error() string {
 	lines := make([]string, len(d.diags))
 	for i, diag := range d.diags {
-		lines[i] = oneLine(diag)
+		lines[i] = d.oneLine(diag)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -36,29 +42,110 @@ func (d Diagnostics) Error() string {
 // Write prints every diagnostic with the line of source it points at.
 func (d Diagnostics) Write(w io.Writer) {
 	for _, diag := range d.diags {
-		fmt.Fprintln(w, oneLine(diag))
+		fmt.Fprintln(w, d.oneLine(diag))
+		if _, secret := diag.Extra.(secretSource); secret {
+			continue
+		}
 		if snippet := d.snippet(diag.Subject); snippet != "" {
 			fmt.Fprint(w, snippet)
 		}
 	}
 }
 
-func oneLine(diag *hcl.Diagnostic) string {
+func (d Diagnostics) oneLine(diag *hcl.Diagnostic) string {
 	where := "teal"
 	if diag.Subject != nil && diag.Subject.Start.Line == 0 {
 		where = diag.Subject.Filename // the command line or the environment
 	} else if diag.Subject != nil {
 		where = fmt.Sprintf("%s:%d:%d", diag.Subject.Filename, diag.Subject.Start.Line, diag.Subject.Start.Column)
 	}
-	severity := "error"
-	if diag.Severity == hcl.DiagWarning {
-		severity = "warning"
-	}
 	msg := diag.Summary
 	if diag.Detail != "" {
 		msg += ": " + diag.Detail
 	}
-	return fmt.Sprintf("%s: %s: %s", where, severity, msg)
+	if addrs := d.where[diag]; len(addrs) > 0 {
+		msg += " (in " + strings.Join(addrs, ", ") + ")"
+	}
+	return fmt.Sprintf("%s: %s: %s", where, severity(diag), msg)
+}
+
+func severity(diag *hcl.Diagnostic) string {
+	if diag.Severity == hcl.DiagWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Report is what `teal validate -json` prints: the document
+// `terraform validate -json` prints, so tools and editors that read one
+// read the other.
+type Report struct {
+	FormatVersion string `json:"format_version"` // "1.0"
+	Valid         bool   `json:"valid"`
+	ErrorCount    int    `json:"error_count"`
+	WarningCount  int    `json:"warning_count"`
+	// Diagnostics is never null: [] when there are none.
+	Diagnostics []ReportDiagnostic `json:"diagnostics"`
+}
+
+// ReportDiagnostic is one diagnostic of a Report.
+type ReportDiagnostic struct {
+	Severity string `json:"severity"` // "error" or "warning"
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	// Address names the module instances the diagnostic is about, when it
+	// is in a module: "module.reporting".
+	Address string `json:"address,omitempty"`
+	// Range is where in which file; absent for a problem with the command
+	// line or the environment, which Detail then names.
+	Range *ReportRange `json:"range,omitempty"`
+}
+
+// ReportRange is a span of a file; lines and columns count from 1, bytes
+// from 0, and End is just past the span.
+type ReportRange struct {
+	Filename string    `json:"filename"`
+	Start    ReportPos `json:"start"`
+	End      ReportPos `json:"end"`
+}
+
+// ReportPos is a position in a file.
+type ReportPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+// Report returns the diagnostics as `teal validate -json` prints them.
+func (d Diagnostics) Report() Report {
+	r := Report{FormatVersion: "1.0", Diagnostics: []ReportDiagnostic{}}
+	for _, diag := range d.diags {
+		rd := ReportDiagnostic{
+			Severity: severity(diag),
+			Summary:  diag.Summary,
+			Detail:   diag.Detail,
+			Address:  strings.Join(d.where[diag], ", "),
+		}
+		switch s := diag.Subject; {
+		case s == nil:
+		case s.Start.Line == 0:
+			rd.Detail = s.Filename + ": " + rd.Detail
+		default:
+			rd.Range = &ReportRange{
+				Filename: s.Filename,
+				Start:    ReportPos{Line: s.Start.Line, Column: s.Start.Column, Byte: s.Start.Byte},
+				End:      ReportPos{Line: s.End.Line, Column: s.End.Column, Byte: s.End.Byte},
+			}
+		}
+		if diag.Severity == hcl.DiagWarning {
+			r.WarningCount++
+		} else {
+			r.ErrorCount++
+		}
+		r.Diagnostics = append(r.Diagnostics, rd)
+	}
+	r.Valid = r.ErrorCount == 0
+	return r
 }
 
 // snippet renders the source line of r with a caret line under the range.

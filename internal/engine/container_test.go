@@ -255,7 +255,9 @@ func TestContainerCanaryAndRollingUnderLoad(t *testing.T) {
 	d = h.desired(4, runtimetest.Behaviour{Version: "v3"})
 	canary(&d, spec.CanaryStep{Weight: 25, Pause: pause(300 * time.Millisecond)}, spec.CanaryStep{Weight: 50, Pause: pause(300 * time.Millisecond)})
 	dep = h.mustApply(d)
-	if !strings.HasPrefix(stepNames(*dep), "start,health,shift,hold,shift,hold,switch") {
+	// "health" shows only when an instance was not healthy yet by the
+	// time the last one had started, which depends on timing.
+	if names := stepNames(*dep); !strings.HasPrefix(names, "start,") || !strings.Contains(names, "shift,hold,shift,hold,switch") {
 		t.Errorf("canary steps %s", stepNames(*dep))
 	}
 	time.Sleep(200 * time.Millisecond)

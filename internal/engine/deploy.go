@@ -95,7 +95,7 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.candidate, s.ctl = nil, nil
+		s.candidate, s.ctl, s.candShare = nil, nil, 0
 		s.mu.Unlock()
 	}()
 	return r.loop(ctx)
@@ -377,6 +377,7 @@ func (r *run) shift(weight int) error {
 	r.e.sw.SetWeights(r.s.name, proxy.Weights{r.live.slot: 100 - weight, r.cand.slot: weight})
 	r.s.mu.Lock()
 	r.ctl.promote = false
+	r.s.candShare = weight
 	targets := r.cand.targets()
 	r.s.mu.Unlock()
 	r.baseline = proxy.Snapshot{}
@@ -456,6 +457,9 @@ func (r *run) fail(reason string) (state.Deployment, error) {
 	case r.obs.Weight > 0:
 		i, _ := r.j.begin("shift", fmt.Sprintf("sending every request to revision %d in %s again", r.live.rev.Number, r.live.slot), nil)
 		r.e.sw.SetWeights(r.s.name, proxy.Weights{r.live.slot: 100})
+		r.s.mu.Lock()
+		r.s.candShare = 0
+		r.s.mu.Unlock()
 		_ = r.j.end(i, state.Succeeded, "0% on the candidate")
 	}
 	r.e.sw.SetCandidate(r.s.name, "")

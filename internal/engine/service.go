@@ -28,6 +28,7 @@ type service struct {
 	live      *group
 	previous  *group   // warm, for an instant rollback
 	candidate *group   // during a deployment
+	candShare int      // the candidate's share of requests, in percent, while a canary shifts
 	ctl       *control // an operator's say in the deployment in flight
 	warmTimer *time.Timer
 }

@@ -83,7 +83,7 @@ func (e *Engine) fill(st ServiceStatus, svc state.Service) ServiceStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live != nil {
-		st.Live = slotStatus(s.live, 100)
+		st.Live = slotStatus(s.live, 100-s.candShare)
 		st.Version = s.live.rev.Version
 	}
 	if s.previous != nil {
@@ -93,7 +93,7 @@ func (e *Engine) fill(st ServiceStatus, svc state.Service) ServiceStatus {
 		}
 	}
 	if s.candidate != nil {
-		st.Candidate = slotStatus(s.candidate, 0)
+		st.Candidate = slotStatus(s.candidate, s.candShare)
 	}
 	return st
 }

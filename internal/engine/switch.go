@@ -44,7 +44,7 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 	if superseded == cand {
 		superseded = nil // a rollback to the warm group: it is live again
 	}
-	s.previous, s.live, s.candidate = live, cand, nil
+	s.previous, s.live, s.candidate, s.candShare = live, cand, nil, 0
 	s.mu.Unlock()
 	if superseded != nil {
 		e.stopLater(superseded, s.name, fmt.Sprintf("revision %d is no longer the one to roll back to", superseded.rev.Number))

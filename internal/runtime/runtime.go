@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -33,6 +34,21 @@ type Importer interface {
 	// Import takes over the instance serving on addr; pid names the
 	// process when the driver cannot find it from addr.
 	Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error)
+}
+
+// LogStreamer is an instance whose whole output can be read, not only its
+// last lines: `teal logs` reads through it.
+type LogStreamer interface {
+	// Logs returns the instance's output. With Follow the reader goes on
+	// with what the instance writes until ctx is done.
+	Logs(ctx context.Context, opts LogOptions) (io.ReadCloser, error)
+}
+
+// LogOptions chooses which of an instance's output Logs returns.
+type LogOptions struct {
+	Since  time.Time // only what was written since, when not zero
+	Tail   int       // only the last Tail lines, when positive
+	Follow bool      // keep reading what is written
 }
 
 // ErrGone is returned by Adopt for an instance that no longer runs.

@@ -18,6 +18,13 @@ import (
 type Desired struct {
 	LoadBalancers []LoadBalancer `json:"load_balancers"`
 	Services      []Service      `json:"services"`
+	// Sensitive lists, sorted, the paths of every attribute whose value
+	// comes from a sensitive variable or output, in the syntax Problem.Path
+	// uses: "service.web.process.env.DB_PASSWORD",
+	// "load_balancer.public.tls[0].key". A path covers everything below
+	// it. Each service's own are also in its Service.Sensitive, relative
+	// to it, which is what plans, logs and the API redact by.
+	Sensitive []string `json:"sensitive,omitempty"`
 }
 
 // LoadBalancer is a named HTTP listener that routes requests to services.
@@ -384,6 +391,18 @@ func (d Desired) Service(name string) (Service, bool) {
 		}
 	}
 	return Service{}, false
+}
+
+// IsSensitive reports whether the attribute at path holds a sensitive
+// value: whether path is one of d.Sensitive or lies below one of them
+// ("service.web.process.env.DB" below "service.web.process.env").
+func (d Desired) IsSensitive(path string) bool {
+	for _, s := range d.Sensitive {
+		if path == s || strings.HasPrefix(path, s) && (path[len(s)] == '.' || path[len(s)] == '[') {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadBalancer returns the load balancer named name, or false.

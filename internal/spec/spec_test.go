@@ -264,6 +264,22 @@ func TestQuantity(t *testing.T) {
 	}
 }
 
+func TestIsSensitive(t *testing.T) {
+	d := Desired{Sensitive: []string{"service.web.process.env.DB", "service.api.process.command"}}
+	for path, want := range map[string]bool{
+		"service.web.process.env.DB":     true,
+		"service.web.process.env.DB_URL": false,
+		"service.web.process.env":        false,
+		"service.api.process.command":    true,
+		"service.api.process.command[0]": true,
+		"service.api.process.dir":        false,
+	} {
+		if got := d.IsSensitive(path); got != want {
+			t.Errorf("IsSensitive(%q) = %t, want %t", path, got, want)
+		}
+	}
+}
+
 func TestRedacted(t *testing.T) {
 	s := valid().Services[0]
 	s.Process.Env = map[string]string{"DB_PASSWORD": "hunter2", "MODE": "qa"}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -20,6 +21,7 @@ import (
 var ErrNotFound = errors.New("not found")
 
 var (
+	keyFormat        = []byte("format")
 	keySerial        = []byte("serial")
 	keyLineage       = []byte("lineage")
 	keyLoadBalancers = []byte("load_balancers")
@@ -53,21 +55,44 @@ func Open(path string) (*Store, error) {
 	s, err := New(b)
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("state %s: %w", path, err)
+		return nil, fmt.Errorf("state %s: %w; move the file aside to start with an empty state", path, err)
 	}
 	return s, nil
 }
 
-// New returns a store kept in b, giving it a lineage if it has none.
+// Format is the version of the layout a Store writes in its backend.
+const Format = 2
+
+// ErrFormat is returned for a state written in a layout this teal does
+// not read.
+var ErrFormat = errors.New("the state is in a format this teal does not read")
+
+// New returns a store kept in b: a new one gets the current format and a
+// lineage; an old one must be in the current format.
 func New(b Backend) (*Store, error) {
 	s := &Store{b: b, now: time.Now, eventsKept: DefaultEventsKept}
 	err := b.Update(func(kv KV) error {
-		v, err := kv.Get(bucketMeta, keyLineage)
-		if err != nil || v != nil {
+		f, err := kv.Get(bucketMeta, keyFormat)
+		if err != nil {
 			return err
+		}
+		lineage, err := kv.Get(bucketMeta, keyLineage)
+		if err != nil {
+			return err
+		}
+		switch {
+		case f == nil && lineage != nil:
+			return fmt.Errorf("%w: it was written by an earlier teal (format 1), and this one reads format %d", ErrFormat, Format)
+		case f != nil && string(f) != strconv.Itoa(Format):
+			return fmt.Errorf("%w: format %s, and this one reads format %d", ErrFormat, f, Format)
+		case f != nil:
+			return nil
 		}
 		raw := make([]byte, 16)
 		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		if err := kv.Put(bucketMeta, keyFormat, []byte(strconv.Itoa(Format))); err != nil {
 			return err
 		}
 		return kv.Put(bucketMeta, keyLineage, []byte(hex.EncodeToString(raw)))

@@ -26,6 +26,13 @@ type Driver struct {
 	// Env is the environment every instance starts from, usually the
 	// server's own; the service's env and teal's variables are added.
 	Env []string
+	// LogMaxSize, LogFiles and LogRetention bound the logs Maintain keeps:
+	// a log is rotated past LogMaxSize bytes, LogFiles rotated copies are
+	// kept, and the logs of instances that no longer run are removed once
+	// untouched for LogRetention. Zero means the Default values.
+	LogMaxSize   int64
+	LogFiles     int
+	LogRetention time.Duration
 }
 
 var _ runtime.Driver = (*Driver)(nil)

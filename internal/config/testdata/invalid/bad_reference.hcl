@@ -1,6 +1,6 @@
-# want: 3:13: Unknown reference: "local" is not something a configuration can refer to; variables are written var.NAME, like var.version.
+# want: 3:13: Unknown reference: "self" is not something a configuration can refer to; expected var.NAME, local.NAME, module.NAME.OUTPUT, path.module or path.root.
 service "web" {
-  version = local.version
+  version = self.version
   process {
     command = ["./web"]
   }
