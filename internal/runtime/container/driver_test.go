@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -255,4 +256,45 @@ func TestPullWithCredentials(t *testing.T) {
 		}
 	}
 	t.Fatalf("the pulled image never answered: %v", err)
+}
+
+// teal logs reads an instance's output through the engine's log API: the
+// last lines, and, followed, what it writes until it exits.
+func TestLogs(t *testing.T) {
+	d := containertest.Driver(t)
+	in := start(t, d, appSpec(containertest.Image(t, d), "logs-2", runtimetest.Behaviour{Say: "first line", ExitAfter: 1500 * time.Millisecond}))
+	ls := in.(runtime.LogStreamer)
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(got, "first line") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		rc, err := ls.Logs(context.Background(), runtime.LogOptions{Tail: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		got = string(b)
+	}
+	if got != "first line\n" {
+		t.Errorf("Logs(Tail 1) = %q, want the one line written so far", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ls.Logs(ctx, runtime.LogOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc) // ends when the container exits
+	rc.Close()
+	if err != nil || !strings.Contains(string(b), "first line\n") || !strings.Contains(string(b), "exiting with 0") {
+		t.Errorf("followed Logs = %q, %v; want every line up to the exit", b, err)
+	}
+	select {
+	case <-in.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance did not exit")
+	}
+	rc, _ = ls.Logs(context.Background(), runtime.LogOptions{Tail: 1})
+	if b, _ := io.ReadAll(rc); string(b) != "exiting with 0\n" {
+		t.Errorf("Logs after the container is removed = %q, want its kept last line", b)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -210,4 +211,47 @@ func signalName(s syscall.Signal) string {
 	default:
 		return s.String()
 	}
+}
+
+var _ runtime.LogStreamer = (*instance)(nil)
+
+// Logs returns the instance's output through the engine's log API, stdout
+// and stderr together: the lines written since opts.Since, or the last
+// opts.Tail, or all; with Follow it goes on until the container exits or
+// ctx is done. Once the container has exited and been removed, only the
+// last lines kept of it are left, and Since no longer applies.
+func (i *instance) Logs(ctx context.Context, opts runtime.LogOptions) (io.ReadCloser, error) {
+	select {
+	case <-i.done:
+		i.mu.Lock()
+		lines := i.lastLogs
+		i.mu.Unlock()
+		if opts.Tail > 0 && len(lines) > opts.Tail {
+			lines = lines[len(lines)-opts.Tail:]
+		}
+		text := strings.Join(lines, "\n")
+		if text != "" {
+			text += "\n"
+		}
+		return io.NopCloser(strings.NewReader(text)), nil
+	default:
+	}
+	o := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow}
+	if !opts.Since.IsZero() {
+		o.Since = strconv.FormatInt(opts.Since.Unix(), 10)
+	}
+	if opts.Tail > 0 {
+		o.Tail = strconv.Itoa(opts.Tail)
+	}
+	rc, err := i.d.api.ContainerLogs(ctx, i.containerID, o)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: logs of container %s: %w", i.id, short(i.containerID), i.d.unreachable(err))
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		rc.Close()
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
 }
