@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,18 @@ func startWith(t *testing.T, config func(lbAddr string) string, serverArgs ...st
 			case <-e.exited:
 			case <-time.After(30 * time.Second):
 				e.server.Process.Kill()
+			}
+		}
+		// A test that failed half way may leave instances behind; they
+		// must not outlive it. One that passed must not leave any.
+		if left := running(bins.webapp); len(left) > 0 {
+			for _, pid := range left {
+				if p, err := strconv.Atoi(pid); err == nil {
+					syscall.Kill(p, syscall.SIGKILL)
+				}
+			}
+			if !t.Failed() {
+				t.Errorf("instances left running after the server stopped: %v", left)
 			}
 		}
 		if t.Failed() {

@@ -7,6 +7,9 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/plan"
@@ -82,8 +85,46 @@ type VersionResponse struct {
 // Line is one line of a stream: exactly one field is set.
 type Line struct {
 	Progress *engine.Progress `json:"progress,omitempty"`
+	Log      *engine.LogLine  `json:"log,omitempty"` // of GET /v1/services/NAME/logs
 	Result   json.RawMessage  `json:"result,omitempty"`
 	Error    *Error           `json:"error,omitempty"`
+}
+
+// LogsQuery chooses whose output GET /v1/services/NAME/logs streams: one
+// instance, or one slot's, or by default what serves and what a deployment
+// starts. Since, Tail and Follow are `teal logs`' --since, -n and -f.
+type LogsQuery struct {
+	Instance string
+	Slot     string
+	Since    time.Time
+	Tail     int
+	Follow   bool
+}
+
+// Values returns the query's URL parameters.
+func (q LogsQuery) Values() url.Values {
+	v := url.Values{}
+	if q.Instance != "" {
+		v.Set("instance", q.Instance)
+	}
+	if q.Slot != "" {
+		v.Set("slot", q.Slot)
+	}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
+	}
+	if q.Tail > 0 {
+		v.Set("tail", strconv.Itoa(q.Tail))
+	}
+	if q.Follow {
+		v.Set("follow", "1")
+	}
+	return v
+}
+
+// LogsResult ends a stream of logs that was not followed.
+type LogsResult struct {
+	Lines int `json:"lines"`
 }
 
 // Error kinds, so that a client can tell them apart.

@@ -218,6 +218,39 @@ func (c *Client) Resume(ctx context.Context, service string) (engine.ServiceStat
 	return st, c.getJSON(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/resume", struct{}{}, &st)
 }
 
+// Logs calls fn with each line of a service's output that q chooses; when
+// following, it returns once ctx is done.
+func (c *Client) Logs(ctx context.Context, service string, q LogsQuery, fn func(engine.LogLine)) error {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/logs?"+q.Values().Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("unreadable line from the server: %w", err)
+		}
+		switch {
+		case l.Log != nil:
+			fn(*l.Log)
+		case l.Error != nil:
+			return l.Error
+		case l.Result != nil:
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return nil // followed until told to stop
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("the stream from the server broke: %w", err)
+	}
+	return errors.New("the server ended the stream; it may have stopped")
+}
+
 // Events returns up to limit events after sequence number after, of one
 // service or all (""), waiting up to wait for the first.
 func (c *Client) Events(ctx context.Context, after uint64, limit int, service string, wait time.Duration) ([]state.Event, error) {

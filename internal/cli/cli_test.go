@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/teal-deploy/teal/internal/api"
+	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/server"
@@ -408,5 +411,139 @@ func TestApplyJSON(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 	if code := Run(ctx, []string{"status", "-w", "-json"}, strings.NewReader(""), &buf, &errBuf, getenv, os.Environ); code != ExitOK || strings.Count(buf.String(), `"name":"web"`) != 1 {
 		t.Errorf("status -w: exit %d, %q %s; want one snapshot (nothing changed)", code, buf.String(), errBuf.String())
+	}
+}
+
+// teal logs shows what the instances wrote; -f follows it, and the
+// instances a deployment starts as they start; a failed candidate's
+// output stays, named in the error that lists what is kept.
+func TestLogs(t *testing.T) {
+	srv, env, listen, _ := testServer(t)
+	self, _ := os.Executable()
+	config := func(version, extra string) string {
+		return writeConfig(t, fmt.Sprintf(`
+load_balancer "public" { listen = %q }
+service "web" {
+  version = %q
+  process {
+    command = [%q]
+    env     = { TEAL_TESTAPP = "1", TEAL_TESTAPP_LOG = "1", TEAL_TESTAPP_SAY = "hello from %s" %s }
+  }
+  route {}
+  health_check {
+    interval = "50ms"
+  }
+  deploy {
+    ready_timeout = "3s"
+  }
+}
+`, listen, version, self, version, extra))
+	}
+	if out, stderr, code := teal(t, env, "", "apply", "-auto-approve", config("1.0", "")); code != ExitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, stderr)
+	}
+	get := func(path string) {
+		t.Helper()
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get("/first")
+	out, stderr, code := teal(t, env, "", "logs", "web")
+	if code != ExitOK || !regexp.MustCompile(`(?m)^web-r1-blue-\S+ \| hello from 1.0$`).MatchString(out) {
+		t.Fatalf("logs: exit %d\n%s%s", code, out, stderr)
+	}
+	waitFor(t, "the request to be logged", func() bool {
+		out, _, _ := teal(t, env, "", "logs", "web", "-n", "1")
+		return strings.HasSuffix(out, "| GET /first\n")
+	})
+
+	// Follow, through a deployment.
+	c, err := api.NewClient(srv.APIAddr(), "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lines := make(chan engine.LogLine, 1000)
+	followed := make(chan error, 1)
+	go func() {
+		followed <- c.Logs(ctx, "web", api.LogsQuery{Tail: 1, Follow: true}, func(l engine.LogLine) { lines <- l })
+	}()
+	await := func(want string) engine.LogLine {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l := <-lines:
+				if l.Line == want {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("following, %q never came", want)
+			}
+		}
+	}
+	await("GET /first")
+	get("/second")
+	await("GET /second")
+	if out, stderr, code := teal(t, env, "", "apply", "-auto-approve", config("2.0", "")); code != ExitOK {
+		t.Fatalf("apply 2.0: exit %d\n%s%s", code, out, stderr)
+	}
+	if l := await("hello from 2.0"); !strings.HasPrefix(l.Instance, "web-r2-green-") {
+		t.Errorf("the new instance's line came from %s", l.Instance)
+	}
+	cancel()
+	if err := <-followed; err != nil {
+		t.Errorf("following ended with %v", err)
+	}
+
+	// A candidate that crashes: its output is kept and can be named.
+	out, stderr, code = teal(t, env, "", "apply", "-auto-approve", config("3.0", `, TEAL_TESTAPP_EXIT_AFTER = "1ms", TEAL_TESTAPP_EXIT_CODE = "3"`))
+	if code == ExitOK {
+		t.Fatalf("apply of a crashing 3.0 succeeded\n%s", out)
+	}
+	_, stderr, code = teal(t, env, "", "logs", "web", "--instance", "nope")
+	m := regexp.MustCompile(`latest last: .*(web-r3-blue-\S+)$`).FindStringSubmatch(strings.TrimSpace(stderr))
+	if code != ExitFailure || m == nil {
+		t.Fatalf("logs of an unknown instance: exit %d\n%s", code, stderr)
+	}
+	out, stderr, code = teal(t, env, "", "logs", "web", "--instance", m[1])
+	if code != ExitOK || out != "hello from 3.0\nexiting with 3\n" {
+		t.Errorf("logs of the failed candidate: exit %d\n%q%s", code, out, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "logs", "web", "--slot", "red"); code != ExitFailure || !strings.Contains(stderr, `slot "red": expected blue or green`) {
+		t.Errorf("bad slot: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "logs", "web", "--since", "yesterday"); code != ExitUsage || !strings.Contains(stderr, "expected a duration like 10m") {
+		t.Errorf("bad since: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "logs", "nosuch"); code != ExitFailure || !strings.Contains(stderr, `service "nosuch"`) {
+		t.Errorf("unknown service: exit %d %s", code, stderr)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"10MiB": 10 << 20, "500KB": 500_000, "1048576": 1 << 20, "2GiB": 2 << 30, "64B": 64} {
+		var s sizeFlag
+		if err := s.Set(in); err != nil || int64(s) != want {
+			t.Errorf("%s: %d, %v; want %d", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"", "5XB", "-1MiB", "0", "MiB"} {
+		var s sizeFlag
+		if err := s.Set(in); err == nil {
+			t.Errorf("%q was taken as %d bytes", in, s)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/teal-deploy/teal/internal/api"
@@ -145,4 +146,29 @@ func actor(e *env) string {
 	}
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s@%s (teal cli, pid %d)", user, host, os.Getpid())
+}
+
+// sizeFlag is a number of bytes, written as 10MiB, 500KB or 1048576.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return fmt.Sprintf("%dMiB", int64(*s)>>20) }
+
+func (s *sizeFlag) Set(v string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000_000}, {"GB", 1000_000_000}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		num, ok := strings.CutSuffix(v, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 {
+			break
+		}
+		*s = sizeFlag(n * u.mult)
+		return nil
+	}
+	return fmt.Errorf("expected a size like 10MiB, 500KB or 1048576")
 }

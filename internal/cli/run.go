@@ -54,6 +54,7 @@ func commands() []command {
 		{"pause", "[flags] SERVICE", "hold new requests to a service until resume (-deployment: hold the deployment in flight)", runPause},
 		{"maintenance", "[flags] SERVICE", "answer a service's requests with a maintenance page until resume", runMaintenance},
 		{"resume", "[flags] SERVICE", "serve a paused service, or one in maintenance, again (-deployment: let a paused deployment go on)", runResume},
+		{"logs", "[flags] SERVICE", "show what a service's instances write, and follow it with -f", runLogs},
 		{"events", "[flags]", "show what happened, and follow it with -f", runEvents},
 		{"import", "[flags] service.NAME HOST:PORT [DIR]", "bring an application that already runs under teal, with no downtime", runImport},
 		{"state", "list|show|versions|locks [flags]", "look at what is recorded, now or at an earlier serial", runState},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/teal-deploy/teal/internal/runtime/process"
 	"github.com/teal-deploy/teal/internal/server"
 	"github.com/teal-deploy/teal/internal/state"
 )
@@ -18,6 +19,10 @@ func runServer(e *env, args []string) error {
 	var webhooks multiFlag
 	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
 	eventsKept := fs.Int("events-kept", state.DefaultEventsKept, "how many events each environment keeps")
+	logSize := sizeFlag(process.DefaultLogMaxSize)
+	fs.Var(&logSize, "log-max-size", "rotate an instance's log past this size")
+	logFiles := fs.Int("log-files", process.DefaultLogFiles, "rotated copies of each instance's log to keep")
+	logRetention := fs.Duration("log-retention", process.DefaultLogRetention, "how long the logs of stopped instances stay")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,7 +32,8 @@ func runServer(e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log,
-		Webhooks: webhooks, EventsKept: *eventsKept})
+		Webhooks: webhooks, EventsKept: *eventsKept,
+		Logs: server.LogLimits{MaxSize: int64(logSize), Files: *logFiles, Retention: *logRetention}})
 	if err != nil {
 		return err
 	}

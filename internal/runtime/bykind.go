@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // ByKind is a Driver that runs each instance on the driver its spec
@@ -15,9 +16,10 @@ type ByKind struct {
 }
 
 var (
-	_ Driver   = (*ByKind)(nil)
-	_ Sweeper  = (*ByKind)(nil)
-	_ Importer = (*ByKind)(nil)
+	_ Driver    = (*ByKind)(nil)
+	_ Sweeper   = (*ByKind)(nil)
+	_ Importer  = (*ByKind)(nil)
+	_ LogReader = (*ByKind)(nil)
 )
 
 func (d *ByKind) pick(s InstanceSpec) (Driver, error) {
@@ -79,4 +81,40 @@ func (d *ByKind) Sweep(ctx context.Context, keep func(id string) bool) ([]string
 		}
 	}
 	return swept, errors.Join(errs...)
+}
+
+// Logs reads the output of instance id of service from the driver that
+// keeps it: the process driver when it knows the instance, else the
+// container driver (so that process services' logs do not wait on a
+// container engine that may not answer).
+func (d *ByKind) Logs(ctx context.Context, service, id string, opts LogOptions) (io.ReadCloser, error) {
+	var errs []error
+	for _, drv := range []Driver{d.Process, d.Container} {
+		lr, ok := drv.(LogReader)
+		if !ok {
+			continue
+		}
+		rc, err := lr.Logs(ctx, service, id, opts)
+		if err == nil {
+			return rc, nil
+		}
+		if !errors.Is(err, ErrNoLogs) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return nil, fmt.Errorf("instance %s: %w", id, ErrNoLogs)
+}
+
+// Logged lists the instances of service whose output either driver keeps.
+func (d *ByKind) Logged(service string) []string {
+	var ids []string
+	for _, drv := range []Driver{d.Process, d.Container} {
+		if lr, ok := drv.(LogReader); ok {
+			ids = append(ids, lr.Logged(service)...)
+		}
+	}
+	return ids
 }

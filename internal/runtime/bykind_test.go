@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -54,5 +56,37 @@ func TestByKindImport(t *testing.T) {
 	_, err = d.Import(context.Background(), runtime.InstanceSpec{ID: "c-1", Container: &spec.Container{Image: "x:1"}}, "127.0.0.1:1", 0)
 	if err == nil || !strings.Contains(err.Error(), "cannot take over") {
 		t.Errorf("Import of a container: %v", err)
+	}
+}
+
+// teal logs reads through ByKind from whichever driver keeps the output.
+func TestByKindLogs(t *testing.T) {
+	d := &runtime.ByKind{Process: &process.Driver{LogDir: t.TempDir()}}
+	in, err := d.Start(context.Background(), runtime.InstanceSpec{
+		ID: "p-2", Service: "test", Revision: 1, Slot: spec.Blue,
+		Process: &spec.Process{Command: []string{"sh", "-c", "echo hello from p-2; sleep 30"}, Dir: t.TempDir()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop(context.Background(), time.Second)
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(got, "hello from p-2") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		rc, err := d.Logs(context.Background(), "test", "p-2", runtime.LogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		got = string(b)
+	}
+	if !strings.Contains(got, "hello from p-2") {
+		t.Errorf("Logs = %q", got)
+	}
+	if ids := d.Logged("test"); len(ids) != 1 || ids[0] != "p-2" {
+		t.Errorf("Logged = %v", ids)
+	}
+	if _, err := d.Logs(context.Background(), "test", "nobody", runtime.LogOptions{}); !errors.Is(err, runtime.ErrNoLogs) {
+		t.Errorf("Logs of an unknown instance: %v, want ErrNoLogs", err)
 	}
 }

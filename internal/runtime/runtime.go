@@ -36,13 +36,19 @@ type Importer interface {
 	Import(ctx context.Context, s InstanceSpec, addr string, pid int) (Instance, error)
 }
 
-// LogStreamer is an instance whose whole output can be read, not only its
-// last lines: `teal logs` reads through it.
-type LogStreamer interface {
-	// Logs returns the instance's output. With Follow the reader goes on
-	// with what the instance writes until ctx is done.
-	Logs(ctx context.Context, opts LogOptions) (io.ReadCloser, error)
+// LogReader is a driver that keeps what its instances write, also after
+// they stop, so that `teal logs` can show why a candidate failed.
+type LogReader interface {
+	// Logs returns what instance id of service wrote, or ErrNoLogs. With
+	// opts.Follow the reader goes on with what it writes until ctx is done.
+	Logs(ctx context.Context, service, id string, opts LogOptions) (io.ReadCloser, error)
+	// Logged lists the instances of service whose output is kept, the
+	// most recently written last.
+	Logged(service string) []string
 }
+
+// ErrNoLogs is returned by Logs for an instance whose output is not kept.
+var ErrNoLogs = errors.New("no output kept for this instance")
 
 // LogOptions chooses which of an instance's output Logs returns.
 type LogOptions struct {

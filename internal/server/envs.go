@@ -111,12 +111,12 @@ func (s *Server) openEnv(name string) (*environment, error) {
 		store.Close()
 		return nil, err
 	}
+	driver := &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ(),
+		LogMaxSize: s.cfg.Logs.MaxSize, LogFiles: s.cfg.Logs.Files, LogRetention: s.cfg.Logs.Retention}
+	go driver.Maintain(s.bg)
 	return &environment{name: name, store: store, containers: containers, engine: engine.New(engine.Config{
-		Store: store,
-		Driver: &runtime.ByKind{
-			Process:   &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ()},
-			Container: containers,
-		},
+		Store:          store,
+		Driver:         &runtime.ByKind{Process: driver, Container: containers},
 		Builder:        containers,
 		Switch:         envSwitch{p: s.proxy, env: name},
 		Log:            s.log.With("env", orDefault(name)),

@@ -16,6 +16,8 @@ import (
 
 	"github.com/teal-deploy/teal/internal/api"
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/runtime"
+	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
 	"github.com/teal-deploy/teal/internal/version"
 )
@@ -39,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/services/{name}/abort", s.in(false, s.control((*engine.Engine).Abort)))
 	mux.Handle("POST /v1/services/{name}/deployment/pause", s.in(false, s.control((*engine.Engine).PauseDeployment)))
 	mux.Handle("POST /v1/services/{name}/deployment/resume", s.in(false, s.control((*engine.Engine).ResumeDeployment)))
+	mux.Handle("GET /v1/services/{name}/logs", s.in(false, s.logs))
 	mux.Handle("GET /v1/events", s.in(false, s.events))
 	mux.Handle("POST /v1/import", s.in(true, s.importService))
 	mux.Handle("GET /v1/state", s.in(false, s.stateVersion))
@@ -117,7 +120,7 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindBusy, Message: err.Error()}
 	case errors.Is(err, engine.ErrStale):
 		return &api.Error{Kind: api.KindStale, Message: err.Error()}
-	case errors.Is(err, state.ErrNotFound):
+	case errors.Is(err, state.ErrNotFound), errors.Is(err, runtime.ErrNoLogs):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, ErrNoEnvironment), errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
@@ -178,15 +181,29 @@ type streamWriter struct {
 func (sw *streamWriter) line(l api.Line) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	if !sw.started {
-		sw.Header().Set("Content-Type", "application/x-ndjson")
-		sw.WriteHeader(http.StatusOK)
-		sw.started = true
-	}
+	sw.begin()
 	b, _ := json.Marshal(l)
 	_, _ = sw.Write(append(b, '\n'))
 	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// start sends the stream's header now, not with the first line.
+func (sw *streamWriter) start() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.begin()
+	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (sw *streamWriter) begin() {
+	if !sw.started {
+		sw.Header().Set("Content-Type", "application/x-ndjson")
+		sw.WriteHeader(http.StatusOK)
+		sw.started = true
 	}
 }
 
@@ -460,4 +477,57 @@ func orZero(s string) string {
 		return "0"
 	}
 	return s
+}
+
+// logs streams a service's output as JSON lines, {"log": {"instance",
+// "line"}}, ended by a result unless followed; ?since= takes a time
+// (RFC 3339) or a duration back from now.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	q := r.URL.Query()
+	req := engine.LogRequest{Instance: q.Get("instance"), Slot: spec.Slot(q.Get("slot"))}
+	if req.Slot != "" && req.Slot != spec.Blue && req.Slot != spec.Green {
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("slot %q: expected blue or green", req.Slot)}
+	}
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("tail %q: expected a number of lines", t)}
+		}
+		req.Tail = n
+	}
+	if since := q.Get("since"); since != "" {
+		t, err := time.Parse(time.RFC3339Nano, since)
+		if err != nil {
+			d, derr := time.ParseDuration(since)
+			if derr != nil || d < 0 {
+				return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("since %q: expected a time like 2026-11-26T07:00:00Z or a duration like 10m", since)}
+			}
+			t = time.Now().Add(-d)
+		}
+		req.Since = t
+	}
+	switch f := q.Get("follow"); f {
+	case "", "0", "false":
+	case "1", "true":
+		req.Follow = true
+	default:
+		return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("follow %q: expected 1 or 0", f)}
+	}
+	sw := &streamWriter{ResponseWriter: w}
+	if req.Follow {
+		sw.start() // the client sees the stream begin before the first line
+	}
+	n := 0
+	err := eng.Logs(r.Context(), r.PathValue("name"), req, func(l engine.LogLine) error {
+		n++
+		sw.line(api.Line{Log: &l})
+		return r.Context().Err()
+	})
+	if err != nil {
+		return wrapStream(sw, err)
+	}
+	if req.Follow {
+		return nil
+	}
+	return sw.result(api.LogsResult{Lines: n})
 }

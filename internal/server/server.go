@@ -61,10 +61,21 @@ type Config struct {
 	// EventsKept is how many events each environment keeps (0: the
 	// default, 50,000).
 	EventsKept int
+	// Logs bounds the instances' logs: rotation size, copies kept, and how
+	// long the logs of stopped instances stay. Zero values mean the
+	// process driver's defaults.
+	Logs LogLimits
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
 	Log             *slog.Logger
+}
+
+// LogLimits bounds the logs of instances.
+type LogLimits struct {
+	MaxSize   int64 // bytes; a log is rotated past it
+	Files     int   // rotated copies kept
+	Retention time.Duration
 }
 
 // Server is a running teal server.
@@ -80,8 +91,10 @@ type Server struct {
 	admin   *http.Server
 	adminLn net.Listener
 	metrics *prometheus.Registry
-	token   string // required on TCP; empty on the unix socket
-	socket  string // path to remove on shutdown
+	token   string          // required on TCP; empty on the unix socket
+	socket  string          // path to remove on shutdown
+	bg      context.Context // the server's own work: rotating logs
+	stopBg  context.CancelFunc
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -104,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
 		e, err := s.openEnv(name)
@@ -111,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 			for _, o := range s.envs {
 				o.store.Close()
 			}
+			s.stopBg()
 			return nil, err
 		}
 		s.envs[name] = e
@@ -261,6 +276,7 @@ func (s *Server) closeAll(ctx context.Context) {
 	s.proxy.Shutdown(lbCtx)
 	cancel()
 	s.shutdownEnvs(ctx)
+	s.stopBg()
 	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	s.notify.Close(nctx) // what is queued goes out first, for a while
 	cancel()

@@ -62,11 +62,13 @@ type Driver struct {
 	tag    string // short hash of owner, in container names
 	auth   *credentials
 	images *imageLocks
+	kept   *keptLogs // the last lines of containers that were removed
 }
 
 var (
-	_ runtime.Driver  = (*Driver)(nil)
-	_ runtime.Sweeper = (*Driver)(nil)
+	_ runtime.Driver    = (*Driver)(nil)
+	_ runtime.Sweeper   = (*Driver)(nil)
+	_ runtime.LogReader = (*Driver)(nil)
 )
 
 // New returns a driver for the engine at cfg.Host. It does not connect:
@@ -92,6 +94,7 @@ func New(cfg Config) (*Driver, error) {
 		tag:    hex.EncodeToString(sum[:3]),
 		auth:   &credentials{dir: dockerConfigDir(cfg.DockerConfig)},
 		images: newImageLocks(),
+		kept:   &keptLogs{},
 	}, nil
 }
 
@@ -227,6 +230,9 @@ func (d *Driver) inspectRunning(ctx context.Context, id, containerID string) (*i
 	}
 	ct := res.Container
 	in := &instance{d: d, id: id, containerID: ct.ID, memoryLimit: memoryOf(ct), done: make(chan struct{})}
+	if ct.Config != nil {
+		in.service = ct.Config.Labels[LabelService]
+	}
 	if ct.State != nil {
 		in.started, _ = time.Parse(time.RFC3339Nano, ct.State.StartedAt)
 	}

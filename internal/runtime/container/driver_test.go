@@ -259,42 +259,48 @@ func TestPullWithCredentials(t *testing.T) {
 }
 
 // teal logs reads an instance's output through the engine's log API: the
-// last lines, and, followed, what it writes until it exits.
+// last lines, and, followed, what it writes until it exits; once the
+// container is removed, the lines kept of it.
 func TestLogs(t *testing.T) {
 	d := containertest.Driver(t)
 	in := start(t, d, appSpec(containertest.Image(t, d), "logs-2", runtimetest.Behaviour{Say: "first line", ExitAfter: 1500 * time.Millisecond}))
-	ls := in.(runtime.LogStreamer)
-	var got string
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(got, "first line") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		rc, err := ls.Logs(context.Background(), runtime.LogOptions{Tail: 1})
+	read := func(ctx context.Context, opts runtime.LogOptions) string {
+		t.Helper()
+		rc, err := d.Logs(ctx, "test", "logs-2", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rc.Close()
 		b, _ := io.ReadAll(rc)
-		rc.Close()
-		got = string(b)
+		return string(b)
+	}
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(got, "first line") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got = read(context.Background(), runtime.LogOptions{Tail: 1})
 	}
 	if got != "first line\n" {
 		t.Errorf("Logs(Tail 1) = %q, want the one line written so far", got)
 	}
+	if ids := d.Logged("test"); len(ids) != 1 || ids[0] != "logs-2" {
+		t.Errorf("Logged = %v, want the running instance", ids)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rc, err := ls.Logs(ctx, runtime.LogOptions{Follow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(rc) // ends when the container exits
-	rc.Close()
-	if err != nil || !strings.Contains(string(b), "first line\n") || !strings.Contains(string(b), "exiting with 0") {
-		t.Errorf("followed Logs = %q, %v; want every line up to the exit", b, err)
+	if got := read(ctx, runtime.LogOptions{Follow: true}); !strings.Contains(got, "first line\n") || !strings.Contains(got, "exiting with 0") {
+		t.Errorf("followed Logs = %q; want every line up to the exit", got) // it ends when the container exits
 	}
 	select {
 	case <-in.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the instance did not exit")
 	}
-	rc, _ = ls.Logs(context.Background(), runtime.LogOptions{Tail: 1})
-	if b, _ := io.ReadAll(rc); string(b) != "exiting with 0\n" {
-		t.Errorf("Logs after the container is removed = %q, want its kept last line", b)
+	if got := read(context.Background(), runtime.LogOptions{Tail: 1}); got != "exiting with 0\n" {
+		t.Errorf("Logs after the container is removed = %q, want its kept last line", got)
+	}
+	if ids := d.Logged("test"); len(ids) != 1 || ids[0] != "logs-2" {
+		t.Errorf("Logged after removal = %v, want the kept instance", ids)
+	}
+	if _, err := d.Logs(context.Background(), "test", "no-such-instance", runtime.LogOptions{}); !errors.Is(err, runtime.ErrNoLogs) {
+		t.Errorf("Logs of an unknown instance: %v, want ErrNoLogs", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 type instance struct {
 	d           *Driver
 	id          string
+	service     string
 	containerID string
 	addr        string
 	started     time.Time
@@ -84,6 +84,7 @@ func (i *instance) watch() {
 		}
 		if err == nil && st.Container.State != nil && !st.Container.State.Running {
 			ex, logs := exitStatus(st.Container.State, i.stopping.Load(), i.memoryLimit), i.d.logTail(i.containerID, keptLines)
+			i.d.kept.add(i.service, i.id, logs)
 			// Removed before Done closes: a server that stops once its
 			// instances are done leaves no container behind.
 			i.d.remove(i.containerID)
@@ -211,47 +212,4 @@ func signalName(s syscall.Signal) string {
 	default:
 		return s.String()
 	}
-}
-
-var _ runtime.LogStreamer = (*instance)(nil)
-
-// Logs returns the instance's output through the engine's log API, stdout
-// and stderr together: the lines written since opts.Since, or the last
-// opts.Tail, or all; with Follow it goes on until the container exits or
-// ctx is done. Once the container has exited and been removed, only the
-// last lines kept of it are left, and Since no longer applies.
-func (i *instance) Logs(ctx context.Context, opts runtime.LogOptions) (io.ReadCloser, error) {
-	select {
-	case <-i.done:
-		i.mu.Lock()
-		lines := i.lastLogs
-		i.mu.Unlock()
-		if opts.Tail > 0 && len(lines) > opts.Tail {
-			lines = lines[len(lines)-opts.Tail:]
-		}
-		text := strings.Join(lines, "\n")
-		if text != "" {
-			text += "\n"
-		}
-		return io.NopCloser(strings.NewReader(text)), nil
-	default:
-	}
-	o := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow}
-	if !opts.Since.IsZero() {
-		o.Since = strconv.FormatInt(opts.Since.Unix(), 10)
-	}
-	if opts.Tail > 0 {
-		o.Tail = strconv.Itoa(opts.Tail)
-	}
-	rc, err := i.d.api.ContainerLogs(ctx, i.containerID, o)
-	if err != nil {
-		return nil, fmt.Errorf("instance %s: logs of container %s: %w", i.id, short(i.containerID), i.d.unreachable(err))
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, pw, rc)
-		rc.Close()
-		pw.CloseWithError(err)
-	}()
-	return pr, nil
 }

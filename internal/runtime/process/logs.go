@@ -161,16 +161,58 @@ func (d *Driver) sweep() {
 	}
 }
 
-var _ runtime.LogStreamer = (*instance)(nil)
+var _ runtime.LogReader = (*Driver)(nil)
 
-// Logs returns the instance's output: the lines written since opts.Since
-// (to the second), or the last opts.Tail lines, or all; with Follow it
-// goes on with what is written until ctx is done.
-func (i *instance) Logs(ctx context.Context, opts runtime.LogOptions) (io.ReadCloser, error) {
-	if i.logPath == "" {
-		return nil, fmt.Errorf("instance %s was imported: its output goes where it always went", i.id)
+// Logs returns what an instance wrote, while it runs and after, until its
+// log is swept: the lines written since opts.Since (to the second), or the
+// last opts.Tail lines, or all; with Follow it goes on with what is
+// written until ctx is done.
+func (d *Driver) Logs(ctx context.Context, service, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	path, ok := d.logPath(service, id)
+	if !ok {
+		return nil, fmt.Errorf("instance %s of %s: %w", id, service, runtime.ErrNoLogs)
 	}
-	return readLog(ctx, i.logPath, opts)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("instance %s of %s: %w", id, service, runtime.ErrNoLogs)
+	}
+	return readLog(ctx, path, opts)
+}
+
+// Logged lists the instances of service that have a log, the most
+// recently written last.
+func (d *Driver) Logged(service string) []string {
+	dir, ok := d.logPath(service, "x")
+	if !ok {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "*.log"))
+	type logged struct {
+		id  string
+		mod time.Time
+	}
+	var ls []logged
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			ls = append(ls, logged{strings.TrimSuffix(filepath.Base(p), ".log"), st.ModTime()})
+		}
+	}
+	sort.SliceStable(ls, func(a, b int) bool { return ls[a].mod.Before(ls[b].mod) })
+	ids := make([]string, len(ls))
+	for i, l := range ls {
+		ids[i] = l.id
+	}
+	return ids
+}
+
+// logPath is where an instance's log is; false for names that would
+// lead out of the log directory.
+func (d *Driver) logPath(service, id string) (string, bool) {
+	for _, name := range []string{service, id} {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return "", false
+		}
+	}
+	return filepath.Join(d.LogDir, service, id+".log"), true
 }
 
 // readLog reads a log and its rotated copies, oldest first.

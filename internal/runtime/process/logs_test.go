@@ -3,6 +3,7 @@ package process
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +72,7 @@ func TestLogRotation(t *testing.T) {
 	if _, err := os.Stat(path + ".3"); err == nil {
 		t.Errorf("a third copy was kept; the driver keeps 2")
 	}
-	r, err := in.(runtime.LogStreamer).Logs(context.Background(), runtime.LogOptions{})
+	r, err := d.Logs(context.Background(), "test", in.ID(), runtime.LogOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestLogTailAndFollow(t *testing.T) {
 	d := &Driver{LogDir: t.TempDir(), Env: os.Environ()}
 	in := counter(t, d, "tail-1")
 	time.Sleep(200 * time.Millisecond)
-	r, err := in.(runtime.LogStreamer).Logs(context.Background(), runtime.LogOptions{Tail: 3})
+	r, err := d.Logs(context.Background(), "test", in.ID(), runtime.LogOptions{Tail: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +101,18 @@ func TestLogTailAndFollow(t *testing.T) {
 		t.Fatalf("tail 3 gave %v", ns)
 	}
 
+	if got := d.Logged("test"); len(got) != 1 || got[0] != "tail-1" {
+		t.Errorf("logged instances: %v, want [tail-1]", got)
+	}
+	for _, id := range []string{"gone-1", "../test/tail-1", ".."} {
+		if _, err := d.Logs(context.Background(), "test", id, runtime.LogOptions{}); !errors.Is(err, runtime.ErrNoLogs) {
+			t.Errorf("logs of %q: %v, want ErrNoLogs", id, err)
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err = in.(runtime.LogStreamer).Logs(ctx, runtime.LogOptions{Tail: 1, Follow: true})
+	r, err = d.Logs(ctx, "test", in.ID(), runtime.LogOptions{Tail: 1, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}

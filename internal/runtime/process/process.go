@@ -30,6 +30,9 @@ type Driver struct {
 	// a log is rotated past LogMaxSize bytes, LogFiles rotated copies are
 	// kept, and the logs of instances that no longer run are removed once
 	// untouched for LogRetention. Zero means the Default values.
+	// Ports is the range instances' ports are taken from; zero means
+	// DefaultPorts.
+	Ports        PortRange
 	LogMaxSize   int64
 	LogFiles     int
 	LogRetention time.Duration
@@ -42,7 +45,7 @@ func (d *Driver) Start(ctx context.Context, s runtime.InstanceSpec) (runtime.Ins
 	if s.Process == nil || len(s.Process.Command) == 0 {
 		return nil, fmt.Errorf("instance %s: no process command", s.ID)
 	}
-	port, err := freePort()
+	port, err := d.ports().take()
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: find a free port: %w", s.ID, err)
 	}
@@ -98,18 +101,6 @@ func (d *Driver) environ(s runtime.InstanceSpec, port int) []string {
 		"TEAL_SLOT="+string(s.Slot),
 		"TEAL_INSTANCE="+s.ID,
 	)
-}
-
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before the instance binds it; the instance then exits, and the
-// deployment reports its output.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func unwrapExec(err error) error {

@@ -31,6 +31,7 @@ const (
 	EnvHost       = "TEAL_TESTAPP_HOST"        // the address to listen on; 127.0.0.1 by default
 	EnvEatMemory  = "TEAL_TESTAPP_EAT_MEMORY"  // a number of MiB to allocate and touch at start
 	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
+	EnvLog        = "TEAL_TESTAPP_LOG"         // "1": print each request but health checks
 )
 
 // Behaviour scripts one instance of the test program.
@@ -43,6 +44,7 @@ type Behaviour struct {
 	Version    string // answer with this version
 	EatMemory  int    // MiB to allocate at start, to run out of a memory limit
 	Fail       bool   // answer 500 to everything but the health check
+	Log        bool   // print each request but health checks
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -69,6 +71,9 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.Fail {
 		env[EnvFail] = "1"
+	}
+	if b.Log {
+		env[EnvLog] = "1"
 	}
 	return env
 }
@@ -113,6 +118,9 @@ func RunApp() int {
 		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
 			time.Sleep(d)
+		}
+		if r.URL.Path != "/health" && os.Getenv(EnvLog) == "1" {
+			fmt.Printf("%s %s\n", r.Method, r.URL.RequestURI())
 		}
 		w.Header().Set("X-Version", os.Getenv(EnvVersion))
 		w.Header().Set("X-Instance", os.Getenv("TEAL_INSTANCE"))
