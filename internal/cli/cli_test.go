@@ -505,7 +505,7 @@ service "web" {
 		t.Fatalf("apply of a crashing 3.0 succeeded\n%s", out)
 	}
 	_, stderr, code = teal(t, env, "", "logs", "web", "--instance", "nope")
-	m := regexp.MustCompile(`latest last: .*(web-r3-blue-\S+)$`).FindStringSubmatch(strings.TrimSpace(stderr))
+	m := regexp.MustCompile(`latest last: .*\b(web-r3-blue-[0-9a-f]+)\b`).FindStringSubmatch(strings.TrimSpace(stderr))
 	if code != ExitFailure || m == nil {
 		t.Fatalf("logs of an unknown instance: exit %d\n%s", code, stderr)
 	}
