@@ -147,11 +147,39 @@ func (d *Driver) Start(ctx context.Context, s runtime.InstanceSpec) (runtime.Ins
 	}
 	in, err := d.inspectRunning(ctx, s.ID, created.ID)
 	if err != nil {
-		d.remove(created.ID)
-		return nil, err
+		var ok bool
+		if in, ok = d.endedAtOnce(ctx, s.ID, created.ID); !ok {
+			d.remove(created.ID)
+			return nil, err
+		}
 	}
 	go in.watch()
 	return in, nil
+}
+
+// endedAtOnce returns the instance of a container that ended as soon as
+// it started (killed for memory, say), whose port the engine no longer
+// reports, or whose inspection failed while it died: it is returned, not
+// an error, so that its exit says what happened, as for a process that
+// exits at once. It serves nowhere.
+func (d *Driver) endedAtOnce(ctx context.Context, id, containerID string) (*instance, bool) {
+	for range 10 {
+		res, err := d.api.ContainerInspect(ctx, containerID, client.ContainerInspectOptions{})
+		if err == nil && res.Container.State != nil && !res.Container.State.Running {
+			in := &instance{d: d, id: id, containerID: containerID, addr: "127.0.0.1:0",
+				memoryLimit: memoryOf(res.Container), started: time.Now(), done: make(chan struct{})}
+			if res.Container.Config != nil {
+				in.service = res.Container.Config.Labels[LabelService]
+			}
+			return in, true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, false
 }
 
 // name names a container after its instance and, in short, its owner, so

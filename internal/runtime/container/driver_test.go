@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,4 +304,39 @@ func TestLogs(t *testing.T) {
 	if _, err := d.Logs(context.Background(), "test", "no-such-instance", runtime.LogOptions{}); !errors.Is(err, runtime.ErrNoLogs) {
 		t.Errorf("Logs of an unknown instance: %v, want ErrNoLogs", err)
 	}
+}
+
+// A container that dies as it starts is still an instance whose exit says
+// why, not a start error: here, containers that run out of memory at once,
+// started together so that some die while the engine still reports on them
+// (Podman then fails the inspection: "read /proc/PID/cgroup: no such
+// process"). On a quiet machine the race may not happen; the test then
+// checks the ordinary path.
+func TestEndedAtOnce(t *testing.T) {
+	d := containertest.Driver(t)
+	img := containertest.Image(t, d)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := appSpec(img, fmt.Sprintf("sudden-%d", i), runtimetest.Behaviour{EatMemory: 64})
+			s.Container.Memory = spec.MinMemory
+			in, err := d.Start(context.Background(), s)
+			if err != nil {
+				t.Errorf("Start of a container that dies at once: %v", err)
+				return
+			}
+			select {
+			case <-in.Done():
+			case <-time.After(20 * time.Second):
+				t.Errorf("%s did not end", in.ID())
+				return
+			}
+			if ex := in.Exit(); !ex.OOMKilled {
+				t.Errorf("%s: Exit() = %s, want killed for memory", in.ID(), ex)
+			}
+		}()
+	}
+	wg.Wait()
 }
