@@ -145,10 +145,8 @@ func TestContainerRestartMidDeployment(t *testing.T) {
 	}
 	l := h.startLoad(2)
 	h.mustApply(h.desired(2, runtimetest.Behaviour{Version: "v4"}))
+	waitFor(t, func() bool { return l.count("v4") > 0 }) // the load's next requests, on a busy machine
 	endLoad(t, l)
-	if l.count("v4") == 0 {
-		t.Errorf("after a deployment following the restart: %v", l.versions)
-	}
 }
 
 // A service with a build block: apply builds the image through the
