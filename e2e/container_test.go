@@ -78,11 +78,11 @@ func TestContainerServiceEndToEnd(t *testing.T) {
 			l.end()
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "both v1 instances to answer", func() bool { return len(l.instances("1")) == 2 })
 	if out := e.mustTeal("apply", "-auto-approve", "-var", "version=2", e.dir); !strings.Contains(out, "revision 2 is live in green") {
 		t.Fatalf("apply v2:\n%s", out)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "both v2 instances to answer", func() bool { return len(l.instances("2")) == 2 })
 	if out := e.mustTeal("rollback", "web"); !strings.Contains(out, "revision 1") {
 		t.Fatalf("rollback:\n%s", out)
 	}

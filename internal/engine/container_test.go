@@ -258,7 +258,7 @@ func TestContainerCanaryAndRollingUnderLoad(t *testing.T) {
 	if names := stepNames(*dep); !strings.HasPrefix(names, "start,") || !strings.Contains(names, "shift,hold,shift,hold,switch") {
 		t.Errorf("canary steps %s", stepNames(*dep))
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, func() bool { return l.count("v3") > 0 }) // the load's next requests, on a busy machine
 	endLoad(t, l)
 	for _, v := range []string{"v1", "v2", "v3"} {
 		if l.count(v) == 0 {
