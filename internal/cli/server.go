@@ -14,6 +14,7 @@ func runServer(e *env, args []string) error {
 	fs := newFlagSet(e, "server", "[flags]")
 	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
+	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	admin := fs.String("admin", "", "where to serve the dashboard (at /) and /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
 	var webhooks multiFlag
 	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
@@ -30,7 +31,7 @@ func runServer(e *env, args []string) error {
 		return usageError("teal server takes no arguments; got %v", pos)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, Log: log,
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log,
 		Webhooks: webhooks, EventsKept: *eventsKept,
 		Logs: server.LogLimits{MaxSize: int64(logSize), Files: *logFiles, Retention: *logRetention}})
 	if err != nil {

@@ -18,6 +18,7 @@ func runUp(e *env, args []string) error {
 	fs := newFlagSet(e, "up", "[flags] [DIR]")
 	var cf configFlags
 	cf.register(fs)
+	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	admin := fs.String("admin", "127.0.0.1:7070", "where to serve the dashboard (at /) and /metrics for Prometheus; empty for nowhere")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -32,7 +33,7 @@ func runUp(e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Admin: *admin, AccessLog: e.stdout, Log: log})
+	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
-// Package server wires teal together: the state store, the process driver,
-// the load balancer and the engine, behind an HTTP API on a unix socket
-// (or TCP with a token). It is the one place where the parts meet.
+// Package server wires teal together: the state store, the process and
+// container drivers, the load balancer and the engine, behind an HTTP API
+// on a unix socket (or TCP with a token). It is the one place where the
+// parts meet.
 package server
 
 import (
@@ -45,6 +46,11 @@ type Config struct {
 	// DataDir/token. The token file is made in every case: the dashboard's
 	// actions need it too.
 	API string
+	// DockerHost is the container engine's address, for services that run
+	// as containers: "unix:///run/podman/podman.sock". Empty means
+	// $DOCKER_HOST, else unix:///var/run/docker.sock. An engine that does
+	// not answer fails the deployments of container services only.
+	DockerHost string
 	// Admin, when set, is where the dashboard (at /) and /metrics
 	// (Prometheus) are served, like "127.0.0.1:7070". Both can be read by
 	// anyone who reaches the address; the dashboard's actions need the
@@ -204,7 +210,7 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr())
+	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.envs[""].containers.Host())
 	return nil
 }
 
