@@ -126,7 +126,7 @@ func (h *harness) desired(count int, b runtimetest.Behaviour) spec.Desired {
 	web.Routes = []spec.Route{{LoadBalancer: "public", Path: "/*"}}
 	web.HealthCheck.Path = "/health"
 	web.HealthCheck.Interval = spec.Duration(50 * time.Millisecond)
-	web.HealthCheck.GracePeriod = spec.Duration(300 * time.Millisecond)
+	web.HealthCheck.GracePeriod = spec.Duration(time.Second) // the race detector slows the instances' start
 	web.HealthCheck.UnhealthyThreshold = 2
 	web.Deploy.ReadyTimeout = spec.Duration(10 * time.Second)
 	web.Deploy.DrainTimeout = spec.Duration(5 * time.Second)
@@ -598,6 +598,10 @@ func TestCrashedInstanceIsReplaced(t *testing.T) {
 			}
 		}
 		return len(now) == 2 && !now[victim.ID]
+	})
+	waitFor(t, func() bool { // the repair sees its instance healthy at its next look
+		d := h.status().Deployment
+		return d != nil && d.Kind == state.KindRepair && d.Status != state.Running
 	})
 	if code, _, _ := h.get(); code != 200 {
 		t.Errorf("after the replacement: %d", code)
