@@ -215,3 +215,25 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("webhook got %v", events)
 	}
 }
+
+// A server does not start on a damaged state file: it names the file and
+// the backup to go back to, and leaves both as they are.
+func TestDamagedStateIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.closeAll(context.Background())
+	path := filepath.Join(dir, StateFile)
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "state file "+path+" is damaged") || !strings.Contains(err.Error(), "cp "+path+".backup "+path) {
+		t.Fatalf("a server on a damaged state: %v", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 4096 {
+		t.Errorf("the damaged file was changed: %v %v", st, err)
+	}
+}
