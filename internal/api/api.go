@@ -123,6 +123,13 @@ func (q LogsQuery) Values() url.Values {
 	return v
 }
 
+// TokenResponse answers POST /v1/token/rotate: the new token, and the
+// file on the server that holds it.
+type TokenResponse struct {
+	Token string `json:"token"`
+	File  string `json:"file"`
+}
+
 // LogsResult ends a stream of logs that was not followed.
 type LogsResult struct {
 	Lines int `json:"lines"`

@@ -43,7 +43,8 @@ func (d *Dashboard) act(w http.ResponseWriter, r *http.Request) {
 // compared in constant time so that the time taken tells nothing of it.
 func (d *Dashboard) authorised(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && len(d.token) > 0 && subtle.ConstantTimeCompare([]byte(got), d.token) == 1
+	token := *d.token.Load()
+	return ok && len(token) > 0 && subtle.ConstantTimeCompare([]byte(got), token) == 1
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,7 +75,7 @@ var static embed.FS
 // New and stop it with Close.
 type Dashboard struct {
 	backend Backend
-	token   []byte
+	token   atomic.Pointer[[]byte]
 	log     *slog.Logger
 	mux     *http.ServeMux
 
@@ -92,9 +93,17 @@ func New(b Backend, token string, log *slog.Logger) *Dashboard {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dashboard{backend: b, token: []byte(token), log: log, subs: map[chan []byte]struct{}{}, closed: make(chan struct{})}
+	d := &Dashboard{backend: b, log: log, subs: map[chan []byte]struct{}{}, closed: make(chan struct{})}
+	d.SetToken(token)
 	d.mux = d.routes()
 	return d
+}
+
+// SetToken makes token the one actions need from now on, as when the
+// server's token is rotated.
+func (d *Dashboard) SetToken(token string) {
+	b := []byte(token)
+	d.token.Store(&b)
 }
 
 // routes lists what the dashboard serves.

@@ -80,6 +80,24 @@ func TestDashboardActions(t *testing.T) {
 			t.Errorf("%s: %d %s", c.path, resp.StatusCode, b)
 		}
 	}
+
+	// After `teal token rotate` the old token opens nothing.
+	rotated, err := s.RotateToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]int{string(token): 401, rotated: 409} {
+		req, _ := http.NewRequest("POST", "http://"+s.AdminAddr()+"/dashboard/services/web/promote", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("after the rotation, token %.8s…: %d, want %d", tok, resp.StatusCode, want)
+		}
+	}
 }
 
 // The stream shows every environment's services with the load balancer's

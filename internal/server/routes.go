@@ -48,6 +48,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/state/versions", s.in(false, s.stateVersions))
 	mux.Handle("GET /v1/locks", s.in(false, s.locks))
 	mux.Handle("POST /v1/locks/{id}/force-unlock", s.in(false, s.forceUnlock))
+	mux.Handle("POST /v1/token/rotate", handler(s.rotateToken))
 	return s.authenticate(mux)
 }
 
@@ -69,7 +70,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.tcp {
 			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(*s.token.Load())) != 1 {
 				writeError(w, &api.Error{Kind: api.KindUnauthorized, Message: "this API needs the token from the server's data directory (--token or TEAL_TOKEN)"})
 				return
 			}
@@ -516,4 +517,15 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, eng *engine.Engine
 		return nil
 	}
 	return sw.result(api.LogsResult{Lines: n})
+}
+
+// rotateToken answers with the new token: a client on TCP has just lost
+// the one it used.
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	token, err := s.RotateToken()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.TokenResponse{Token: token, File: s.TokenFile()})
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,10 +97,11 @@ type Server struct {
 	adminLn net.Listener
 	dash    *dashboard.Dashboard
 	metrics *prometheus.Registry
-	token   string          // from DataDir/token: for the dashboard's actions, and for the API on TCP
-	tcp     bool            // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
-	socket  string          // path to remove on shutdown
-	bg      context.Context // the server's own work: rotating logs
+	tokenMu sync.Mutex             // serialises rotations
+	token   atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp     bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
+	socket  string                 // path to remove on shutdown
+	bg      context.Context        // the server's own work: rotating logs
 	stopBg  context.CancelFunc
 }
 
@@ -123,9 +125,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
-	if s.token, err = s.loadToken(); err != nil {
+	token, err := s.loadToken()
+	if err != nil {
 		return nil, err
 	}
+	s.token.Store(&token)
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
@@ -202,7 +206,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		s.adminLn = aln
-		s.dash = dashboard.New(dashboardBackend{s}, s.token, s.log)
+		s.dash = dashboard.New(dashboardBackend{s}, *s.token.Load(), s.log)
 		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -257,15 +261,43 @@ func (s *Server) loadToken() (string, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("API token: %w", err)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, err := newToken()
+	if err != nil {
 		return "", err
 	}
-	token := hex.EncodeToString(raw)
 	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("API token: %w", err)
 	}
 	return token, nil
+}
+
+// RotateToken makes a new token, writes it to the token file and makes it
+// the one the API on TCP and the dashboard's actions need, at once: the
+// old one no longer works.
+func (s *Server) RotateToken() (string, error) {
+	s.tokenMu.Lock()
+	defer s.tokenMu.Unlock()
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(s.TokenFile(), []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("API token: %w", err)
+	}
+	s.token.Store(&token)
+	if s.dash != nil {
+		s.dash.SetToken(token)
+	}
+	s.log.Info("API token rotated", "file", s.TokenFile())
+	return token, nil
+}
+
+func newToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(raw), nil
 }
 
 // Shutdown stops the API, lets requests in flight on the load balancers

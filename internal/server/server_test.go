@@ -103,6 +103,27 @@ func TestTCPNeedsToken(t *testing.T) {
 	if _, err := c.Status(context.Background(), ""); err != nil {
 		t.Errorf("with the token: %v", err)
 	}
+
+	// Rotated: the old token stops working at once, the new one is in
+	// the file, and the dashboard's actions want it too.
+	rotated, err := c.RotateToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFile, _ := os.ReadFile(filepath.Join(s.cfg.DataDir, TokenFile))
+	if rotated.Token == strings.TrimSpace(string(token)) || strings.TrimSpace(string(inFile)) != rotated.Token || len(rotated.Token) != 64 {
+		t.Errorf("rotated to %q; the file holds %q; the old was %q", rotated.Token, inFile, token)
+	}
+	if _, err := c.Status(context.Background(), ""); !errors.As(err, &ae) || ae.Kind != api.KindUnauthorized {
+		t.Errorf("the old token after a rotation: %v, want unauthorized", err)
+	}
+	c, _ = api.NewClient("http://"+addr, rotated.Token, "test")
+	if _, err := c.Status(context.Background(), ""); err != nil {
+		t.Errorf("the new token: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, TokenFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("rotated token file mode %v", st.Mode())
+	}
 }
 
 func TestBadRequests(t *testing.T) {
