@@ -24,7 +24,9 @@ func fill(t *testing.T, path string, n int) {
 	}
 	defer s.Close()
 	for i := range 5 {
-		if err := s.Update(func(tx *state.Tx) error { return tx.PutService(state.Service{Name: fmt.Sprint("web", i), Spec: spec.NewService(fmt.Sprint("web", i))}) }); err != nil {
+		if err := s.Update(func(tx *state.Tx) error {
+			return tx.PutService(state.Service{Name: fmt.Sprint("web", i), Spec: spec.NewService(fmt.Sprint("web", i))})
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
