@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -39,8 +41,15 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 }
 
-// Whatever the bytes, reading a plan file does not panic, and what it
-// accepts is a valid desired state with a lineage.
+// Whatever the bytes, reading a plan file does not panic; what it accepts
+// is a valid desired state with a lineage, and it round-trips: written
+// again and read back, it is the same plan, with the same desired state.
+// The seed corpus in testdata/fuzz/FuzzDecodeFile holds plan files as
+// teal plan -out writes them (create, new version, destroy, drift,
+// containers, sensitive values, targets) and broken ones. Run it for
+// longer with
+//
+//	go test -run '^$' -fuzz FuzzDecodeFile -fuzztime 5m ./internal/plan
 func FuzzDecodeFile(f *testing.F) {
 	d := spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{web("1.0")}}
 	d.Services[0].Process.Dir = "/srv"
@@ -51,10 +60,26 @@ func FuzzDecodeFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := Decode(b)
 		if err != nil {
+			if got.Plan.Lineage != "" || len(got.Desired.Services) > 0 {
+				t.Fatalf("a refused plan file came back with content: %+v", got)
+			}
 			return
 		}
 		if got.Plan.Lineage == "" || len(got.Desired.Validate()) > 0 {
 			t.Fatalf("accepted a plan without a lineage or with an invalid desired state: %+v", got)
+		}
+		path := filepath.Join(t.TempDir(), "again.plan")
+		if err := WriteFile(path, got); err != nil {
+			t.Fatalf("an accepted plan cannot be written again: %v", err)
+		}
+		back, err := ReadFile(path)
+		if err != nil {
+			t.Fatalf("an accepted plan, written again, is refused: %v", err)
+		}
+		want, _ := json.Marshal(got)
+		again, _ := json.Marshal(back)
+		if !bytes.Equal(want, again) {
+			t.Fatalf("a plan changes when written and read again:\nread    %s\nwritten %s", want, again)
 		}
 	})
 }
