@@ -47,7 +47,7 @@ func (e *Engine) Rollback(name string, to int, actor string, rep Reporter) (stat
 		}
 	}
 	if to == svc.Live.Revision {
-		return state.Deployment{}, fmt.Errorf("service %q: revision %d is already live", name, to)
+		return state.Deployment{}, fmt.Errorf("service %q: revision %d is already live: %w", name, to, ErrNoRollback)
 	}
 	var rev state.Revision
 	if err := e.store.View(func(tx *state.Tx) error {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -146,15 +148,45 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body strictly: an unknown field is an error, not a
-// silently ignored typo.
+// decode reads a JSON body strictly: one object, with no unknown field (a
+// typo is an error, not silently ignored) and nothing after it (a second
+// document, or a truncated paste of two, is not half read).
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	invalid := func(msg string) error {
+		return &api.Error{Kind: api.KindInvalid, Message: "request body: " + msg}
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return invalid(err.Error())
+	}
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		return invalid("expected a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return &api.Error{Kind: api.KindInvalid, Message: "request body: " + err.Error()}
+		return invalid(err.Error())
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("expected nothing after the JSON object")
 	}
 	return nil
+}
+
+// noBody refuses a body on a route that takes none: nothing, or an empty
+// object (what the CLI and the dashboard send), is all it reads. Anything
+// else is a request meant for another route, or for another version of
+// this one, and acting on it while ignoring what it says would surprise.
+func noBody(r *http.Request) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return &api.Error{Kind: api.KindInvalid, Message: "request body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decode(r, new(struct{}))
 }
 
 // streamWriter writes a stream of JSON lines, flushing each. Lines may
@@ -324,6 +356,9 @@ func (s *Server) maintenance(w http.ResponseWriter, r *http.Request, eng *engine
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	if err := noBody(r); err != nil {
+		return err
+	}
 	if err := eng.Resume(r.PathValue("name"), actor(r)); err != nil {
 		return err
 	}
@@ -334,6 +369,9 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, eng *engine.Engi
 // resume) and answers with the service's status.
 func (s *Server) control(do func(e *engine.Engine, name, actor string) error) envHandler {
 	return func(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+		if err := noBody(r); err != nil {
+			return err
+		}
 		if err := do(eng, r.PathValue("name"), actor(r)); err != nil {
 			return err
 		}
@@ -451,6 +489,9 @@ func (s *Server) locks(w http.ResponseWriter, r *http.Request, eng *engine.Engin
 }
 
 func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
+	if err := noBody(r); err != nil {
+		return err
+	}
 	l, err := eng.ForceUnlock(r.PathValue("id"), actor(r))
 	if err != nil {
 		return err
@@ -522,6 +563,9 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, eng *engine.Engine
 // rotateToken answers with the new token: a client on TCP has just lost
 // the one it used.
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	if err := noBody(r); err != nil {
+		return err
+	}
 	token, err := s.RotateToken()
 	if err != nil {
 		return err
