@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +32,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
 			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, st.maxBody)
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		info.body = &clientBody{ReadCloser: r.Body}
+		r.Body = info.body
 	}
 	r = withInfo(r, info)
 
@@ -111,6 +117,14 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		plainError(w, http.StatusRequestEntityTooLarge, "teal: the request body is larger than this load balancer accepts")
 		return
 	}
+	if info != nil && info.body != nil && info.body.broken.Load() {
+		// The client's fault (a malformed chunked body, a client gone in
+		// the middle of it), not the instance's: neither a 502 nor a
+		// failure counted against it, which a canary's analysis would
+		// read as its error rate.
+		plainError(w, http.StatusBadRequest, "teal: the request body could not be read")
+		return
+	}
 	if info != nil {
 		info.failed = append(info.failed, info.target)
 	}
@@ -137,6 +151,23 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	p.log.Warn("upstream failed", "host", r.Host, "path", r.URL.Path, "err", err)
 	plainError(w, http.StatusBadGateway, "teal: the instance failed to answer")
+}
+
+// clientBody notes that reading the client's request body failed.
+type clientBody struct {
+	io.ReadCloser
+	broken atomic.Bool // read by the handler while the transport's goroutine may still read the body
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		var tooLarge *http.MaxBytesError
+		if !errors.As(err, &tooLarge) {
+			b.broken.Store(true)
+		}
+	}
+	return n, err
 }
 
 // setSticky gives a client that is not yet on a slot the cookie that

@@ -29,6 +29,7 @@ type reqInfo struct {
 	target    *Target   // the instance the request went to (last)
 	backend   *backend  // the service's pools, for a retry
 	failed    []*Target // instances that gave no answer
+	body      *clientBody
 }
 
 type reqInfoKey struct{}
