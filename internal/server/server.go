@@ -70,6 +70,10 @@ type Config struct {
 	// long the logs of stopped instances stay. Zero values mean the
 	// process driver's defaults.
 	Logs LogLimits
+	// ConnLimits bound what clients of the API and of the admin listener
+	// can hold: header and idle timeouts, header size, connections at
+	// once. Zero values mean the defaults (10s, 2m, 64KiB, 512).
+	ConnLimits ConnLimits
 	// ShutdownTimeout bounds how long a shutdown waits for requests in
 	// flight on the load balancers.
 	ShutdownTimeout time.Duration
@@ -193,12 +197,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.apiLn = ln
-	s.api = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("API stopped", "err", err)
-		}
-	}()
+	s.api = serveLimited(ln, s.routes(), s.cfg.ConnLimits, func(err error) { s.log.Error("API stopped", "err", err) })
 	if s.cfg.Admin != "" {
 		aln, err := net.Listen("tcp", s.cfg.Admin)
 		if err != nil {
@@ -207,12 +206,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.adminLn = aln
 		s.dash = dashboard.New(dashboardBackend{s}, *s.token.Load(), s.log)
-		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("admin listener stopped", "err", err)
-			}
-		}()
+		s.admin = serveLimited(aln, s.adminRoutes(), s.cfg.ConnLimits, func(err error) { s.log.Error("admin listener stopped", "err", err) })
 	}
 	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.envs[""].containers.Host())
 	return nil
