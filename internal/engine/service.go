@@ -78,9 +78,10 @@ type group struct {
 
 // member is one instance and the load balancer's view of it.
 type member struct {
-	inst   runtime.Instance
-	target *proxy.Target
-	wake   func() // tells whoever watches the group that something changed
+	inst    runtime.Instance
+	target  *proxy.Target
+	wake    func()    // tells whoever watches the group that something changed
+	exposed sync.Once // whether it listens beyond loopback is looked at once, when it is first healthy
 }
 
 func (m *member) exited() bool {
@@ -214,8 +215,33 @@ func (e *Engine) startChecks(service string, g *group, m *member, hc spec.Health
 	m.target.StartChecks(hc, m.inst.Started(), func(t *proxy.Target, h proxy.Health) {
 		e.event(state.Event{Service: service, Type: "instance.health",
 			Message: fmt.Sprintf("instance %s (revision %d, %s) is %s: %s", t.ID, g.rev.Number, g.slot, h, t.LastResult())})
+		if h == proxy.Healthy {
+			m.exposed.Do(func() { e.warnExposed(service, g, m.inst) })
+		}
 		m.wake()
 	})
+}
+
+// warnExposed records a warning when inst listens beyond loopback: teal
+// gave it a loopback address so that the load balancer is the only way
+// in, and an instance that binds every interface can be reached around
+// it. It is a warning, not a refusal, as on Nomad or ECS, which run such
+// programs: most frameworks bind every interface unless told, and the
+// machine's firewall may well keep the port private; but it is shown, with
+// the fix, since it is rarely meant.
+func (e *Engine) warnExposed(service string, g *group, inst runtime.Instance) {
+	ex, ok := inst.(runtime.Exposer)
+	if !ok {
+		return
+	}
+	addrs := ex.Exposed()
+	if len(addrs) == 0 {
+		return
+	}
+	e.log.Warn("instance listens beyond loopback", "service", service, "instance", inst.ID(), "addrs", addrs)
+	e.event(state.Event{Service: service, Type: "instance.exposed", Message: fmt.Sprintf(
+		"instance %s (revision %d, %s) listens on %s, not only on %s: it can be reached without the load balancer; listen on 127.0.0.1:$PORT",
+		inst.ID(), g.rev.Number, g.slot, strings.Join(addrs, ", "), inst.Addr())})
 }
 
 // forget removes the record of an instance that has ended.

@@ -57,6 +57,18 @@ type LogOptions struct {
 	Follow bool      // keep reading what is written
 }
 
+// Exposer is an Instance that can tell whether it listens beyond
+// loopback, where clients could reach it without the load balancer (and
+// so without its routes, limits, TLS and counters). Teal passes each
+// instance a loopback address; an instance that binds every interface
+// instead is warned about, not refused: see the process driver.
+type Exposer interface {
+	// Exposed returns the addresses other than loopback on which the
+	// instance listens on its port, like "0.0.0.0:23456"; none when it
+	// listens on loopback only or cannot be told.
+	Exposed() []string
+}
+
 // ErrGone is returned by Adopt for an instance that no longer runs.
 var ErrGone = errors.New("instance is no longer running")
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -30,7 +31,21 @@ type instance struct {
 	exit     runtime.ExitStatus
 }
 
-var _ runtime.Instance = (*instance)(nil)
+var (
+	_ runtime.Instance = (*instance)(nil)
+	_ runtime.Exposer  = (*instance)(nil)
+)
+
+// Exposed returns the addresses beyond loopback on which something
+// listens on the instance's port: the instance, since the port was given
+// to it (or something that took it, which is no better).
+func (i *instance) Exposed() []string {
+	ap, err := netip.ParseAddrPort(i.addr)
+	if err != nil {
+		return nil
+	}
+	return exposedOn(ap.Port())
+}
 
 func (i *instance) ID() string            { return i.id }
 func (i *instance) Addr() string          { return i.addr }

@@ -81,6 +81,39 @@ func listeningInode(table string, ap netip.AddrPort) (string, error) {
 	return "", sc.Err()
 }
 
+// exposedOn returns the addresses other than loopback on which something
+// listens on port, from /proc/net/tcp and tcp6: "0.0.0.0:PORT" for a
+// socket bound to every interface.
+func exposedOn(port uint16) []string {
+	var out []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			host, p, ok := strings.Cut(fields[1], ":")
+			if !ok {
+				continue
+			}
+			if n, err := strconv.ParseUint(p, 16, 16); err != nil || uint16(n) != port {
+				continue
+			}
+			if a, ok := procAddr(host); ok && !a.IsLoopback() {
+				out = append(out, netip.AddrPortFrom(a, port).String())
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
 // procAddr decodes an address as /proc/net/tcp writes it: hex, in host
 // byte order per 32-bit word.
 func procAddr(h string) (netip.Addr, bool) {

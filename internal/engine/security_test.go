@@ -39,3 +39,32 @@ func TestHooksRunWithoutAShell(t *testing.T) {
 		}
 	}
 }
+
+// An instance that listens on every interface, around the load balancer,
+// still serves (as on Nomad or ECS), but is warned about with an
+// instance.exposed event that names its address and the fix; one that
+// listens on the loopback address teal gave it is not.
+func TestExposedInstanceIsWarnedAbout(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+	d := h.desired(1, runtimetest.Behaviour{Version: "v2"})
+	d.Services[0].Process.Env[runtimetest.EnvHost] = "0.0.0.0"
+	h.mustApply(d)
+	if _, v, _ := h.get(); v != "v2" {
+		t.Fatalf("an instance on every interface did not serve: %q", v)
+	}
+	evs, err := h.eng.LastEvents(1000, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exposed []string
+	for _, ev := range evs {
+		if ev.Type == "instance.exposed" {
+			exposed = append(exposed, ev.Message)
+		}
+	}
+	if len(exposed) != 1 || !strings.Contains(exposed[0], "revision 2") || !strings.Contains(exposed[0], "listen on 127.0.0.1:$PORT") ||
+		!strings.Contains(exposed[0], "0.0.0.0:") && !strings.Contains(exposed[0], "[::]:") {
+		t.Errorf("instance.exposed events: %q", exposed)
+	}
+}
