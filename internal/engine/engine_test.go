@@ -626,3 +626,51 @@ func TestCrashedInstanceIsReplaced(t *testing.T) {
 		t.Errorf("events: %q", saw)
 	}
 }
+
+// Operations that meet: an apply during a rollback waits for nothing and
+// is refused naming the rollback; a promote after an abort is refused
+// naming who aborted, and the abort wins.
+func TestConcurrentOperations(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v2"}))
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v3"})) // v2 warm, v1 stopped
+
+	// A rollback to v1 is a deployment of it: it takes a while.
+	rolled := make(chan error, 1)
+	go func() {
+		_, err := h.eng.Rollback("web", 1, "operator", nil)
+		rolled <- err
+	}()
+	waitFor(t, func() bool { return h.status().Candidate != nil })
+	_, res, err := h.eng.Apply(h.desired(1, runtimetest.Behaviour{Version: "v4"}), engine.ApplyOptions{Actor: "ci"}, nil)
+	if err != nil || len(res) != 1 || !strings.Contains(res[0].Error, "rollback by operator") {
+		t.Errorf("an apply during a rollback: %v %+v, want the service refused naming the rollback", err, res)
+	}
+	if err := <-rolled; err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if v := h.status().Live.Version; v != "v1" {
+		t.Errorf("after the rollback %s is live", v)
+	}
+
+	// A canary holding for promote, then aborted and promoted at once.
+	d := h.desired(1, runtimetest.Behaviour{Version: "v5"})
+	canary(&d, spec.CanaryStep{Weight: 50})
+	d.Services[0].Deploy.Analysis = nil
+	done := h.applyAsync(d)
+	h.holding(t, "waiting for `teal promote`")
+	if err := h.eng.Abort("web", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	err = h.eng.Promote("web", "bob")
+	if !errors.Is(err, engine.ErrAborting) && !errors.Is(err, engine.ErrNoDeployment) {
+		t.Errorf("a promote after an abort: %v, want it refused", err)
+	} else if errors.Is(err, engine.ErrAborting) && !strings.Contains(err.Error(), "aborted by alice") {
+		t.Errorf("a promote after an abort does not say who aborted: %v", err)
+	}
+	r := <-done
+	if r.Deployment == nil || r.Deployment.Status != state.Failed || h.status().Live.Version != "v1" {
+		t.Errorf("the aborted canary: %+v, %s live", r.Deployment, h.status().Live.Version)
+	}
+}

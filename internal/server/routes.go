@@ -126,7 +126,7 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, ErrNoEnvironment), errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
-	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
+	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrAborting), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
 	case errors.Is(err, engine.ErrShuttingDown):
 		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}
