@@ -674,3 +674,39 @@ func TestConcurrentOperations(t *testing.T) {
 		t.Errorf("the aborted canary: %+v, %s live", r.Deployment, h.status().Live.Version)
 	}
 }
+
+// Instances that start slowly, or find their port taken: the first is
+// live once healthy within its grace period, or fails at ready_timeout;
+// the second never is, and the reason says why. The live one serves
+// throughout.
+func TestFaultyCandidates(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+
+	slow := h.desired(1, runtimetest.Behaviour{Version: "v2", StartDelay: 1500 * time.Millisecond})
+	slow.Services[0].HealthCheck.GracePeriod = spec.Duration(3 * time.Second)
+	if d := h.mustApply(slow); d.Status != state.Succeeded {
+		t.Errorf("a slow start within its grace period: %+v", d)
+	}
+
+	tooSlow := h.desired(1, runtimetest.Behaviour{Version: "v3", StartDelay: 5 * time.Second})
+	tooSlow.Services[0].HealthCheck.GracePeriod = spec.Duration(10 * time.Second)
+	tooSlow.Services[0].Deploy.ReadyTimeout = spec.Duration(time.Second)
+	if r := h.apply(tooSlow); !strings.Contains(r.Error, "when ready_timeout ran out") || !strings.Contains(r.Error, "connection refused") {
+		t.Errorf("a start slower than ready_timeout: %q", r.Error)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := h.desired(1, runtimetest.Behaviour{Version: "v4", Port: ln.Addr().(*net.TCPAddr).Port})
+	taken.Services[0].HealthCheck.HealthyThreshold = 10
+	if r := h.apply(taken); !strings.Contains(r.Error, "exited with status 1") || !strings.Contains(r.Error, "address already in use") {
+		t.Errorf("a candidate whose port is taken: %q", r.Error)
+	}
+	if _, v, _ := h.get(); v != "v2" {
+		t.Errorf("after the faulty candidates %q answers", v)
+	}
+}
