@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -112,6 +113,24 @@ type ExitStatus struct {
 	// limit allows.
 	OOMKilled bool
 	At        time.Time
+}
+
+// SignalName names a signal the way ExitStatus shows it: "KILL", "TERM".
+func SignalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGKILL:
+		return "KILL"
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGINT:
+		return "INT"
+	case syscall.SIGSEGV:
+		return "SEGV"
+	case syscall.SIGABRT:
+		return "ABRT"
+	default:
+		return s.String()
+	}
 }
 
 func (e ExitStatus) String() string {
