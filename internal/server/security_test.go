@@ -24,7 +24,7 @@ func rawGet(t *testing.T, dial func() (net.Conn, error), target, token string) (
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "GET " + target + " HTTP/1.1\r\nHost: teal\r\nConnection: close\r\n"
+	req := "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\r\n"
 	}
@@ -86,6 +86,9 @@ func TestNoPathLeadsOut(t *testing.T) {
 	adminDial := func() (net.Conn, error) { return net.Dial("tcp", s.AdminAddr()) }
 
 	// The dashboard serves its three embedded files and nothing else.
+	if code, body := rawGet(t, adminDial, "/dashboard/static/app.js", ""); code != http.StatusOK || !strings.Contains(body, "function") {
+		t.Fatalf("the dashboard's own script: %d %.100q", code, body)
+	}
 	served := map[string]bool{}
 	for _, name := range []string{"etc/passwd", "token", "planted", "planted.log", "dashboard.go", "static/app.js"} {
 		for _, tpl := range traversals {
