@@ -93,7 +93,7 @@ func TestFailover(t *testing.T) {
 		want       bool
 	}{
 		{SlotHealth{2, 0}, SlotHealth{2, 2}, true},
-		{SlotHealth{0, 0}, SlotHealth{1, 1}, true}, // every live instance exited
+		{SlotHealth{0, 0}, SlotHealth{1, 1}, true},  // every live instance exited
 		{SlotHealth{2, 1}, SlotHealth{2, 2}, false}, // one healthy is still serving
 		{SlotHealth{2, 0}, SlotHealth{2, 1}, false}, // the warm slot is not whole
 		{SlotHealth{2, 0}, SlotHealth{0, 0}, false}, // nothing warm
