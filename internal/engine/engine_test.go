@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/teal-deploy/teal/internal/dns"
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
 	"github.com/teal-deploy/teal/internal/runtime/process"
@@ -38,6 +39,10 @@ type harness struct {
 	store  *state.Store
 	px     *proxy.Proxy
 	eng    *engine.Engine
+
+	withDNS bool           // boot with a DNS publisher (dns_test.go)
+	quiet   time.Duration  // engine.Config.DNSQuiet
+	pub     *dns.Publisher // the publisher of the running engine, with DNS
 }
 
 func newHarness(t *testing.T) *harness {
@@ -56,11 +61,18 @@ func (h *harness) boot() {
 	}
 	log := slog.New(slog.DiscardHandler)
 	h.store, h.px = store, proxy.New(proxy.Options{Log: log})
+	var records engine.Records
+	if h.withDNS {
+		h.pub = dns.NewPublisher(log)
+		records = h.pub
+	}
 	h.eng = engine.New(engine.Config{
-		Store:  store,
-		Driver: &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()},
-		Switch: h.px,
-		Log:    log,
+		Store:    store,
+		Driver:   &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()},
+		Switch:   h.px,
+		Log:      log,
+		DNS:      records,
+		DNSQuiet: h.quiet,
 	})
 	if err := h.eng.Recover(context.Background()); err != nil {
 		h.t.Fatal(err)
@@ -71,6 +83,9 @@ func (h *harness) boot() {
 // the listeners close and the state file is released.
 func (h *harness) crash() {
 	h.px.Shutdown(context.Background())
+	if h.pub != nil {
+		h.pub.Close()
+	}
 	h.store.Close()
 	h.store = nil
 }
@@ -81,6 +96,9 @@ func (h *harness) shutdown() {
 	}
 	h.px.Shutdown(context.Background())
 	h.eng.Shutdown(context.Background())
+	if h.pub != nil {
+		h.pub.Close()
+	}
 	h.store.Close()
 	h.store = nil
 }

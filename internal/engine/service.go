@@ -194,6 +194,7 @@ func (e *Engine) watch(service string, g *group, inst runtime.Instance, hc spec.
 			e.event(state.Event{Service: service, Type: "instance.exited", Message: msg})
 			e.forget(inst.ID())
 			e.crashed(e.service(service), g, inst.ID())
+			e.checkFailover(service)
 		}
 		m.wake()
 	}()
@@ -207,6 +208,7 @@ func (e *Engine) startChecks(service string, g *group, m *member, hc spec.Health
 		e.event(state.Event{Service: service, Type: "instance.health",
 			Message: fmt.Sprintf("instance %s (revision %d, %s) is %s: %s", t.ID, g.rev.Number, g.slot, h, t.LastResult())})
 		m.wake()
+		e.checkFailover(service)
 	})
 }
 

@@ -36,6 +36,8 @@ type BIND struct {
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when named has exited
+	conf   func() string // named.conf for the current key
+	file   string        // where named.conf is
 	mu     sync.Mutex
 	output bytes.Buffer
 }
@@ -88,7 +90,8 @@ func (b *BIND) start(named, dir string) error {
 @   IN NS  ns.%[1]s.
 ns  IN A   %[2]s
 `, b.Zone, host)
-	conf := fmt.Sprintf(`options {
+	b.conf = func() string {
+		return fmt.Sprintf(`options {
 	directory "%[1]s";
 	pid-file "%[1]s/named.pid";
 	session-keyfile "%[1]s/session.key";
@@ -111,11 +114,13 @@ zone "%[7]s" {
 	update-policy { grant %[4]s zonesub ANY; };
 };
 `, dir, port, host, b.KeyName, b.Algorithm, b.KeySecret, b.Zone, zoneFile)
+	}
 	if err := os.WriteFile(zoneFile, []byte(soa), 0o644); err != nil {
 		return err
 	}
 	confFile := filepath.Join(dir, "named.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+	b.file = confFile
+	if err := os.WriteFile(confFile, []byte(b.conf()), 0o600); err != nil {
 		return err
 	}
 	// -g: foreground, log to stderr; -n 1: one worker, on a small machine.
@@ -165,6 +170,54 @@ func (b *BIND) stop() {
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		<-b.exited
 	}
+}
+
+// RotateKey gives the TSIG key a new secret, as an operator rotating it
+// would: named.conf is rewritten and named reloads it (SIGHUP). It returns
+// once an update signed with the new secret is accepted; updates signed
+// with the old one are refused from then on.
+func (b *BIND) RotateKey(t testing.TB) {
+	t.Helper()
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	b.KeySecret = base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(b.file, []byte(b.conf()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if b.probe() == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("named did not take the new key within 20s: %v\n%s", b.probe(), b.Output())
+}
+
+// probe sends an update signed with the current key: a TXT record that
+// nothing else uses.
+func (b *BIND) probe() error {
+	zone := mdns.Fqdn(b.Zone)
+	m := new(mdns.Msg)
+	m.SetUpdate(zone)
+	txt := &mdns.TXT{Hdr: mdns.RR_Header{Name: "bindtest-probe." + zone, Rrtype: mdns.TypeTXT, Class: mdns.ClassINET, Ttl: 1}, Txt: []string{"probe"}}
+	m.Insert([]mdns.RR{txt})
+	key := mdns.Fqdn(b.KeyName)
+	m.SetTsig(key, mdns.Fqdn(b.Algorithm), 300, time.Now().Unix())
+	c := &mdns.Client{Net: "tcp", Timeout: time.Second, TsigSecret: map[string]string{key: b.KeySecret}}
+	r, _, err := c.Exchange(m, b.Addr)
+	if err != nil {
+		return err
+	}
+	if r.Rcode != mdns.RcodeSuccess {
+		return fmt.Errorf("probe update: %s", mdns.RcodeToString[r.Rcode])
+	}
+	return nil
 }
 
 // Output returns what named printed, for a failing test's message.
