@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/teal-deploy/teal/internal/dns/bindtest"
 )
 
 func startServer(t *testing.T) *Server {
@@ -164,7 +166,7 @@ func TestServerChanges(t *testing.T) {
 func TestServerWithDig(t *testing.T) {
 	dig, err := exec.LookPath("dig")
 	if err != nil {
-		t.Skip("dig is not installed (apt-get install bind9-dnsutils); CI installs it")
+		bindtest.Missing(t, "dig")
 	}
 	s := startServer(t)
 	if err := s.Set(Record{Name: "app.example.test", Addr: netip.MustParseAddr("127.0.0.3"), TTL: 42 * time.Second}); err != nil {

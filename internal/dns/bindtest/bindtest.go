@@ -42,8 +42,22 @@ type BIND struct {
 	output bytes.Buffer
 }
 
+// Require is the environment variable that makes a test that needs BIND
+// or dig fail, rather than skip, when it is missing: CI sets it.
+const Require = "TEAL_TEST_BIND"
+
+// Missing skips the test, or fails it when Require is set, because what
+// says is not installed.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(Require) != "" {
+		t.Fatalf("%s is not installed, and %s says this test must run (apt-get install bind9 bind9-dnsutils)", what, Require)
+	}
+	t.Skipf("%s is not installed (apt-get install bind9 bind9-dnsutils); CI installs it, so this test runs there", what)
+}
+
 // Named returns the path of named, or skips the test when it is not
-// installed.
+// installed (fails it, with TEAL_TEST_BIND set).
 func Named(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/named", "/usr/local/sbin/named"} {
@@ -54,7 +68,7 @@ func Named(t testing.TB) string {
 	if p, err := exec.LookPath("named"); err == nil {
 		return p
 	}
-	t.Skip("BIND's named is not installed (apt-get install bind9); CI installs it, so this test runs there")
+	Missing(t, "BIND's named")
 	return ""
 }
 
