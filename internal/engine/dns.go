@@ -321,7 +321,7 @@ func (e *Engine) failover(s *service, live, prev *group) {
 	if !still {
 		return
 	}
-	applied.Version, applied.Process = prev.rev.Spec.Version, prev.rev.Spec.Process
+	applied = applied.WithTemplate(prev.rev.Spec.Template())
 	e.event(state.Event{Service: s.name, Type: "dns.failover", Actor: "teal",
 		Message: fmt.Sprintf("revision %d in %s has no healthy instance; pointing %s back at revision %d in %s, which is warm and healthy",
 			live.rev.Number, live.slot, applied.DNS.Name, prev.rev.Number, prev.slot)})
