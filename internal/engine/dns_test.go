@@ -27,7 +27,7 @@ import (
 const dnsName = "web.example.test"
 
 func newDNSHarness(t *testing.T) *harness {
-	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t), withDNS: true, quiet: 2 * time.Second}
+	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t), withDNS: true, quiet: 3 * time.Second}
 	h.boot()
 	t.Cleanup(h.shutdown)
 	return h
@@ -466,5 +466,56 @@ func TestDNSFailover(t *testing.T) {
 		if v := getVia(t, addr); v != "v1" {
 			t.Errorf("%s answers %q after the failover, want v1", addr, v)
 		}
+	}
+}
+
+// An abort while the old slot lingers points the record back and stops
+// the candidate: both addresses serve the live revision again.
+func TestDNSAbortWhileLingering(t *testing.T) {
+	h := newDNSHarness(t)
+	port, zoneAddr := slotPort(t), dnsPort(t)
+	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
+	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
+	v2 := h.dnsDesired(runtimetest.Behaviour{Version: "v2"}, zone, port)
+	v2.Services[0].DNS.Linger = spec.Duration(10 * time.Minute)
+	done := make(chan []engine.Result, 1)
+	go func() {
+		_, rs, _ := h.eng.Apply(v2, engine.ApplyOptions{Actor: "test"}, nil)
+		done <- rs
+	}()
+	waitFor(t, func() bool {
+		st, err := h.eng.Status("web")
+		if err != nil || len(st) != 1 || st[0].Deployment == nil {
+			return false
+		}
+		steps := st[0].Deployment.Steps
+		return len(steps) > 0 && steps[len(steps)-1].Name == "linger"
+	})
+	if ip, _ := lookup(t, zoneAddr, dnsName); ip != "127.0.0.3" {
+		t.Fatalf("lingering, the record is %q", ip)
+	}
+	if err := h.eng.Abort("web", "test"); err != nil {
+		t.Fatal(err)
+	}
+	var rs []engine.Result
+	select {
+	case rs = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the aborted deployment did not end")
+	}
+	if len(rs) != 1 || rs[0].Error != "aborted by test" || rs[0].Deployment == nil ||
+		stepNames(*rs[0].Deployment) != "start,health,verify,switch,linger,switch,roll back" {
+		t.Fatalf("aborted deployment: %+v", rs)
+	}
+	if ip, _ := lookup(t, zoneAddr, dnsName); ip != "127.0.0.2" {
+		t.Errorf("after the abort the record is %q", ip)
+	}
+	for _, addr := range []string{fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.3:%d", port)} {
+		if v := getVia(t, addr); v != "v1" {
+			t.Errorf("%s answers %q after the abort, want v1", addr, v)
+		}
+	}
+	if st := h.status(); st.Live.Version != "v1" || st.Candidate != nil {
+		t.Errorf("after the abort: live %+v candidate %+v", st.Live, st.Candidate)
 	}
 }
