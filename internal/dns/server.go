@@ -66,11 +66,12 @@ func Listen(addr, zone string, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// bindBoth binds addr over TCP and UDP; a port of 0 is chosen by the TCP
-// bind and then taken for UDP too, tried a few times in case another
-// program holds that UDP port.
+// bindBoth binds addr over TCP, then the address TCP got over UDP, so
+// that both are on one IP (a name like localhost resolves once) and one
+// port (a port of 0 is chosen by the TCP bind, and tried a few times in
+// case another program holds that UDP port).
 func bindBoth(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,12 +81,7 @@ func bindBoth(addr string) (net.PacketConn, net.Listener, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		bound := addr
-		if port == "0" {
-			_, p, _ := net.SplitHostPort(ln.Addr().String())
-			bound = net.JoinHostPort(host, p)
-		}
-		pc, err := net.ListenPacket("udp", bound)
+		pc, err := net.ListenPacket("udp", ln.Addr().String())
 		if err == nil {
 			return pc, ln, nil
 		}
