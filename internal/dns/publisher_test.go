@@ -10,27 +10,9 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/teal-deploy/teal/internal/dns/bindtest"
 	"github.com/teal-deploy/teal/internal/spec"
 )
-
-// freeAddr returns a loopback address free for TCP and UDP.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return ln.Addr().String()
-		}
-	}
-	t.Fatal("no free address")
-	return ""
-}
 
 // A publisher serves its zones: a record is answered at once; a zone that
 // moves answers at its new address with the records it had, and the old
@@ -40,7 +22,7 @@ func TestPublisherZones(t *testing.T) {
 	ctx := context.Background()
 	p := NewPublisher(nil)
 	t.Cleanup(p.Close)
-	first := freeAddr(t)
+	first := bindtest.FreeAddr(t)
 	if err := p.SetZones(ctx, []spec.DNSZone{{Name: "example.test", Listen: first}}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +36,7 @@ func TestPublisherZones(t *testing.T) {
 		t.Errorf("a name in no zone: %v", err)
 	}
 
-	second := freeAddr(t)
+	second := bindtest.FreeAddr(t)
 	if err := p.SetZones(ctx, []spec.DNSZone{{Name: "example.test", Listen: second}}); err != nil {
 		t.Fatal(err)
 	}

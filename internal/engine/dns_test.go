@@ -68,25 +68,6 @@ func slotPort(t *testing.T) int {
 	return 0
 }
 
-// dnsPort returns a loopback address free for UDP and TCP.
-func dnsPort(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return ln.Addr().String()
-		}
-	}
-	t.Fatal("no port free for UDP and TCP")
-	return ""
-}
-
 // lookup asks server for name's A record, as a stub resolver does, and
 // returns the address and TTL; "" when there is none.
 func lookup(t *testing.T, server, name string) (string, uint32) {
@@ -218,7 +199,7 @@ func stepNamed(d state.Deployment, name string) state.Step {
 // record back; a restarted server answers with the record the state says.
 func TestDNSBlueGreen(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), dnsPort(t)
+	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 
 	d := h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
@@ -420,7 +401,7 @@ func TestDNSUpdatesToBIND(t *testing.T) {
 // and says so in an event.
 func TestDNSFailover(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), dnsPort(t)
+	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	desired := func(v string) spec.Desired {
 		d := h.dnsDesired(runtimetest.Behaviour{Version: v}, zone, port)
@@ -473,7 +454,7 @@ func TestDNSFailover(t *testing.T) {
 // the candidate: both addresses serve the live revision again.
 func TestDNSAbortWhileLingering(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), dnsPort(t)
+	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
 	v2 := h.dnsDesired(runtimetest.Behaviour{Version: "v2"}, zone, port)

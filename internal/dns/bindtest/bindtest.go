@@ -86,7 +86,7 @@ func Start(t testing.TB, zone string) *BIND {
 	var lastErr error
 	for range 3 { // a free port may be taken between choosing it and named binding it
 		dir := t.TempDir()
-		b.Addr = freePort(t)
+		b.Addr = FreeAddr(t)
 		if lastErr = b.start(named, dir); lastErr == nil {
 			t.Cleanup(b.stop)
 			return b
@@ -265,9 +265,9 @@ func (b *BIND) Lookup(t testing.TB, name string, qtype uint16) *mdns.Msg {
 	return r
 }
 
-// freePort returns a loopback address whose port is free for TCP and UDP
-// at the moment of asking.
-func freePort(t testing.TB) string {
+// FreeAddr returns a loopback address whose port is free for TCP and UDP
+// at the moment of asking: for a DNS server.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	for range 20 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
