@@ -133,6 +133,7 @@ func renderStatus(w io.Writer, st []engine.ServiceStatus, detail bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, version, rev, live, inst, warm, state, last)
 	}
 	tw.Flush()
+	renderDNSStatus(w, st)
 	if !detail {
 		return
 	}

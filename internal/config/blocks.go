@@ -29,11 +29,12 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
 	}
 	serviceSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
+		Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}, {Name: "switch"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "process"}, {Type: "container"}, {Type: "build"},
 			{Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
 			{Type: "timeouts"}, {Type: "preview"}, {Type: "sticky"}, {Type: "maintenance"},
+			{Type: "dns"},
 		},
 	}
 	upstreamTimeoutsSchema = &hcl.BodySchema{
@@ -309,6 +310,7 @@ func (d *decoder) service(name string, b *hcl.Block, c *hcl.BodyContent) spec.Se
 		mc := d.content(at+".maintenance", mb, maintenanceSchema)
 		d.durationInto(at+".maintenance", mc, "max_pause", &s.Maintenance.MaxPause)
 	}
+	d.serviceSwitch(at, where, c, &s)
 	return s
 }
 

@@ -76,6 +76,7 @@ type decoder struct {
 	owner     map[string]*module   // "service.NAME", "load_balancer.NAME" -> the instance that declares it
 	lbs, svcs map[string]declared  // by final name
 	sensitive sensitivity
+	zones     map[string]hcl.Range // dns_zone name -> where it is declared
 }
 
 // report adds diagnostics that arose in module instance m (nil when none
@@ -119,6 +120,10 @@ func (d *decoder) load(dir string, in Vars) (Config, hcl.Diagnostics) {
 	d.root.walk(func(m *module) {
 		d.mod = m
 		c.Desired.LoadBalancers = append(c.Desired.LoadBalancers, d.loadBalancers(m)...)
+	})
+	d.root.walk(func(m *module) {
+		d.mod = m
+		c.Desired.DNSZones = append(c.Desired.DNSZones, d.dnsZones(m)...)
 	})
 	d.root.walk(func(m *module) {
 		d.mod = m

@@ -455,7 +455,7 @@ output "name" {
 // The examples the README points at stay valid, and prod's secret stays
 // out of sight.
 func TestExamples(t *testing.T) {
-	for _, dir := range []string{"../../examples/demo", "../../examples/webapp/qa", "../../examples/webapp/prod"} {
+	for _, dir := range []string{"../../examples/demo", "../../examples/dns", "../../examples/webapp/qa", "../../examples/webapp/prod"} {
 		cfg, diags := LoadConfig(dir, Vars{Env: []string{"TEAL_VAR_reporting_db_password=hunter2"}})
 		if diags.HasErrors() {
 			t.Errorf("%s: %s", dir, diags.Error())

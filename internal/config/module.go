@@ -20,6 +20,7 @@ var moduleSchema = &hcl.BodySchema{
 		{Type: "module", LabelNames: []string{"name"}},
 		{Type: "load_balancer", LabelNames: []string{"name"}},
 		{Type: "service", LabelNames: []string{"name"}},
+		{Type: "dns_zone", LabelNames: []string{"name"}},
 	},
 }
 
@@ -44,6 +45,7 @@ type module struct {
 
 	loadBalancers hcl.Blocks
 	services      hcl.Blocks
+	dnsZones      hcl.Blocks
 	lbNames       map[string]string // load balancer label -> its final name
 
 	done map[ref]cty.Value // values already resolved; see eval.go
@@ -103,6 +105,7 @@ func (d *decoder) read(m *module) {
 	}
 	m.loadBalancers = content.Blocks.OfType("load_balancer")
 	m.services = content.Blocks.OfType("service")
+	m.dnsZones = content.Blocks.OfType("dns_zone")
 }
 
 func (d *decoder) declareLocals(m *module, b *hcl.Block) {

@@ -62,12 +62,17 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 	}
 	var results []Result
 	var services []plan.Change
+	var zonesChanged []string
 	lbChanged := false
 	for _, c := range p.Changes {
-		if c.Type == "load_balancer" {
+		switch c.Type {
+		case "load_balancer":
 			lbChanged = true
 			results = append(results, Result{Address: c.Address(), Action: c.Action})
-		} else {
+		case "dns_zone":
+			zonesChanged = append(zonesChanged, c.Name)
+			results = append(results, Result{Address: c.Address(), Action: c.Action})
+		default:
 			services = append(services, c)
 		}
 	}
@@ -104,6 +109,19 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 		}
 	}
 
+	if len(zonesChanged) > 0 {
+		// Zones next: a service's record needs its zone. A zone that
+		// cannot be served or updated stops the apply here too.
+		if err := e.applyZones(desired.DNSZones, zonesChanged, opts.Targets, opts.Actor); err != nil {
+			return p, nil, err
+		}
+		for _, c := range p.Changes {
+			if c.Type == "dns_zone" && rep != nil {
+				rep(Progress{Time: e.now(), Message: fmt.Sprintf("%s: %s", c.Address(), c.Traffic[0])})
+			}
+		}
+	}
+
 	out := make([]Result, len(services))
 	var wg sync.WaitGroup
 	for i, c := range services {
@@ -124,28 +142,34 @@ func (e *Engine) Apply(desired spec.Desired, opts ApplyOptions, rep Reporter) (p
 // of desired, or, with targets, what is recorded with only the targeted
 // ones added, changed or removed as desired says.
 func targetedLoadBalancers(desired, recorded []spec.LoadBalancer, targets []string) []spec.LoadBalancer {
+	return targeted(desired, recorded, func(lb spec.LoadBalancer) string { return "load_balancer." + lb.Name }, targets)
+}
+
+// targeted returns the objects an apply leaves: all of desired, or, with
+// targets, what is recorded with only the targeted ones (by their
+// address) added, changed or removed as desired says.
+func targeted[T any](desired, recorded []T, addr func(T) string, targets []string) []T {
 	if len(targets) == 0 {
 		return desired
 	}
-	targeted := func(name string) bool { return slices.Contains(targets, "load_balancer."+name) }
-	want := map[string]spec.LoadBalancer{}
-	for _, lb := range desired {
-		want[lb.Name] = lb
+	want := map[string]T{}
+	for _, x := range desired {
+		want[addr(x)] = x
 	}
-	var out []spec.LoadBalancer
+	var out []T
 	had := map[string]bool{}
-	for _, lb := range recorded {
-		had[lb.Name] = true
-		switch d, ok := want[lb.Name]; {
-		case !targeted(lb.Name):
-			out = append(out, lb)
+	for _, x := range recorded {
+		had[addr(x)] = true
+		switch d, ok := want[addr(x)]; {
+		case !slices.Contains(targets, addr(x)):
+			out = append(out, x)
 		case ok:
 			out = append(out, d)
 		}
 	}
-	for _, lb := range desired {
-		if targeted(lb.Name) && !had[lb.Name] {
-			out = append(out, lb)
+	for _, x := range desired {
+		if slices.Contains(targets, addr(x)) && !had[addr(x)] {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -298,6 +322,14 @@ func (e *Engine) destroy(s *service, actor string, rep Reporter) (state.Deployme
 	i, _ := j.begin("unroute", "remove the service's routes; new requests to them get 404", nil)
 	e.sw.RemoveService(s.name)
 	_ = j.end(i, state.Succeeded, "removed")
+	if svc := e.appliedSpec(s.name); svc.ByDNS() && e.dns != nil {
+		i, _ = j.begin("unpublish", "remove the record "+svc.DNS.Name, nil)
+		if err := e.dns.Unpublish(e.ctx, svc.DNS.Name); err != nil {
+			_ = j.end(i, state.Failed, err.Error())
+		} else {
+			_ = j.end(i, state.Succeeded, "removed")
+		}
+	}
 	if live != nil {
 		i, _ = j.begin("drain", fmt.Sprintf("revision %d in %s, for at most %s", live.rev.Number, live.slot, live.spec.Deploy.DrainTimeout), nil)
 		_ = j.end(i, state.Succeeded, drain(e.ctx, live, live.spec.Deploy.DrainTimeout.D()))

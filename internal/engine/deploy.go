@@ -44,6 +44,7 @@ type run struct {
 	waiting  int            // journal step of a wait for health, or -1
 	holding  int            // journal step of a hold, or -1
 	holdKey  string
+	switched time.Time // when all traffic moved to the candidate
 }
 
 // deploy moves service s to revision rev, run as applied says (count,
@@ -60,6 +61,9 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	strat, err := strategy.For(dep, applied.DesiredCount)
 	if err != nil {
 		return state.Deployment{}, fmt.Errorf("service %q: %w", s.name, err)
+	}
+	if applied.ByDNS() {
+		strat = strategy.ByDNS{Inner: strat}
 	}
 	r := &run{e: e, s: s, applied: applied, strat: strat, rolling: dep.Strategy == spec.Rolling, live: live,
 		wake: make(chan struct{}, 1), waiting: -1, holding: -1}
@@ -98,7 +102,44 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 		s.candidate, s.ctl, s.candShare = nil, nil, 0
 		s.mu.Unlock()
 	}()
+	if applied.ByDNS() {
+		if err := e.prepareDNS(s, applied, live, r.cand); err != nil {
+			return r.fail(err.Error())
+		}
+	}
 	return r.loop(ctx)
+}
+
+// prepareDNS opens (or moves) the slot listeners of a service that
+// switches by DNS before its candidate starts: both serve what is live
+// until the candidate is verified. A live revision that was routed by the
+// load balancer keeps its routes until the switch.
+func (e *Engine) prepareDNS(s *service, applied spec.Service, live, cand *group) error {
+	if e.dns == nil {
+		return fmt.Errorf("service %q switches by DNS: %w", s.name, ErrNoDNS)
+	}
+	if live == nil {
+		if err := e.sw.SetService(applied); err != nil {
+			return err
+		}
+		e.serveLive(s.name, cand.slot)
+		return nil
+	}
+	routed := applied
+	if !live.spec.ByDNS() {
+		routed.Routes = live.spec.Routes
+	}
+	return e.syncDNS(e.ctx, s.name, live.spec, routed, live)
+}
+
+// abortedBy says who aborted the deployment, as a reason, or "".
+func (r *run) abortedBy() string {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.ctl.aborted == "" {
+		return ""
+	}
+	return "aborted by " + r.ctl.aborted
 }
 
 func (r *run) kick() {
@@ -139,6 +180,10 @@ func (r *run) loop(ctx context.Context) (state.Deployment, error) {
 			err = r.shift(step.Weight)
 		case strategy.StopOld:
 			err = r.stopOld(ctx, step.Count)
+		case strategy.Verify:
+			err = r.verify(ctx)
+		case strategy.Linger:
+			r.obs.Lingered = r.e.linger(ctx, r.j, r.s, r.applied, r.live, r.cand, r.switched, r.wake, r.abortedBy)
 		case strategy.Drain:
 			i, _ := r.j.begin("drain", fmt.Sprintf("draining %s (revision %d): requests in flight finish, for at most %s",
 				r.live.slot, r.live.rev.Number, r.applied.Deploy.DrainTimeout), nil)
@@ -367,7 +412,7 @@ func (r *run) shift(weight int) error {
 		if err := r.e.switchTo(r.j, r.s, r.cand, r.live); err != nil {
 			return err
 		}
-		r.obs.Weight = 100
+		r.obs.Weight, r.switched = 100, r.e.now()
 		return nil
 	}
 	i, err := r.j.begin("shift", fmt.Sprintf("sending %d%% of new requests to revision %d in %s", weight, r.cand.rev.Number, r.cand.slot), nil)
@@ -463,6 +508,9 @@ func (r *run) fail(reason string) (state.Deployment, error) {
 		_ = r.j.end(i, state.Succeeded, "0% on the candidate")
 	}
 	r.e.sw.SetCandidate(r.s.name, "")
+	if r.applied.ByDNS() && r.live != nil && r.obs.Weight < 100 {
+		r.e.sw.ServeSlot(r.s.name, r.cand.slot, r.live.slot) // the record never left the live slot
+	}
 	i, _ := r.j.begin("roll back", fmt.Sprintf("stopping %s of revision %d; what was live stays live",
 		count(len(r.cand.members), "new instance"), r.cand.rev.Number), nil)
 	r.e.stopGroup(ctx, r.cand, r.s.name, "the deployment failed")

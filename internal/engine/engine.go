@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,11 @@ type Switch interface {
 	Pause(service string, maxPause time.Duration)
 	Maintenance(service, message string)
 	Resume(service string)
+	// ServeSlot makes the listener of a DNS-switched service's slot
+	// listener serve the pool of slot pool; SlotTraffic says what reaches
+	// it (dns.go).
+	ServeSlot(service string, listener, pool spec.Slot)
+	SlotTraffic(service string, slot spec.Slot) proxy.SlotTraffic
 }
 
 // Builder builds a service's image before a revision of it is deployed:
@@ -68,6 +74,12 @@ type Config struct {
 	// "started", "switched", "succeeded", "failed", "rolled_back"). It must
 	// not block: a webhook is sent from elsewhere.
 	OnDeployment func(d state.Deployment, event, reason string)
+	// DNS publishes the records of services with switch = "dns"; nil
+	// when the server publishes none, and such services cannot deploy.
+	DNS Records
+	// DNSQuiet is the window over which the old slot of a DNS switch must
+	// have (nearly) no requests before it is drained; 0 means 5s.
+	DNSQuiet time.Duration
 }
 
 // Engine runs deployments for every service.
@@ -80,6 +92,8 @@ type Engine struct {
 	now     func() time.Time
 	prefix  string // of instance IDs
 	onDep   func(state.Deployment, string, string)
+	dns     Records
+	quiet   time.Duration // see Config.DNSQuiet
 
 	ctx    context.Context // cancelled by Shutdown: running deployments roll back
 	cancel context.CancelFunc
@@ -101,6 +115,8 @@ func New(cfg Config) *Engine {
 		log:      cfg.Log,
 		prefix:   cfg.InstancePrefix,
 		onDep:    cfg.OnDeployment,
+		dns:      cfg.DNS,
+		quiet:    cmp.Or(cfg.DNSQuiet, defaultDNSQuiet),
 		now:      time.Now,
 		ctx:      ctx,
 		cancel:   cancel,
@@ -176,6 +192,9 @@ func (e *Engine) Current() (plan.Current, error) {
 			return err
 		}
 		cur.LoadBalancers = lbs
+		if cur.DNSZones, err = tx.DNSZones(); err != nil {
+			return err
+		}
 		svcs, err := tx.Services()
 		if err != nil {
 			return err
@@ -203,8 +222,8 @@ func (e *Engine) Plan(desired spec.Desired, targets ...string) (plan.Plan, error
 		return plan.Plan{}, &InvalidError{Problems: ps}
 	}
 	for _, t := range targets {
-		if !strings.HasPrefix(t, "service.") && !strings.HasPrefix(t, "load_balancer.") {
-			return plan.Plan{}, &InvalidError{Problems: []spec.Problem{{Path: "target", Message: fmt.Sprintf("%q is not an address; expected service.NAME or load_balancer.NAME", t)}}}
+		if !strings.HasPrefix(t, "service.") && !strings.HasPrefix(t, "load_balancer.") && !strings.HasPrefix(t, "dns_zone.") {
+			return plan.Plan{}, &InvalidError{Problems: []spec.Problem{{Path: "target", Message: fmt.Sprintf("%q is not an address; expected service.NAME, load_balancer.NAME or dns_zone.NAME", t)}}}
 		}
 	}
 	cur, err := e.Current()

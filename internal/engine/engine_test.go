@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/teal-deploy/teal/internal/dns"
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
 	"github.com/teal-deploy/teal/internal/runtime"
@@ -44,6 +45,10 @@ type harness struct {
 	drivers func() (runtime.Driver, engine.Builder)
 	// image, when set, runs the instances as containers of this image.
 	image string
+
+	withDNS bool           // boot with a DNS publisher (dns_test.go)
+	quiet   time.Duration  // engine.Config.DNSQuiet
+	pub     *dns.Publisher // the publisher of the running engine, with DNS
 }
 
 func newHarness(t *testing.T) *harness {
@@ -67,12 +72,19 @@ func (h *harness) boot() {
 	if h.drivers != nil {
 		driver, builder = h.drivers()
 	}
+	var records engine.Records
+	if h.withDNS {
+		h.pub = dns.NewPublisher(log)
+		records = h.pub
+	}
 	h.eng = engine.New(engine.Config{
-		Store:   store,
-		Driver:  driver,
-		Builder: builder,
-		Switch:  h.px,
-		Log:     log,
+		Store:    store,
+		Driver:   driver,
+		Builder:  builder,
+		Switch:   h.px,
+		Log:      log,
+		DNS:      records,
+		DNSQuiet: h.quiet,
 	})
 	if err := h.eng.Recover(context.Background()); err != nil {
 		h.t.Fatal(err)
@@ -83,6 +95,9 @@ func (h *harness) boot() {
 // the listeners close and the state file is released.
 func (h *harness) crash() {
 	h.px.Shutdown(context.Background())
+	if h.pub != nil {
+		h.pub.Close()
+	}
 	h.store.Close()
 	h.store = nil
 }
@@ -93,6 +108,9 @@ func (h *harness) shutdown() {
 	}
 	h.px.Shutdown(context.Background())
 	h.eng.Shutdown(context.Background())
+	if h.pub != nil {
+		h.pub.Close()
+	}
 	h.store.Close()
 	h.store = nil
 }

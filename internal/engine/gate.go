@@ -79,4 +79,5 @@ func (e *Engine) TargetFailed(service string, t *proxy.Target, reason string) {
 	e.log.Warn("instance taken out of rotation", "service", service, "instance", t.ID, "reason", reason)
 	e.event(state.Event{Service: service, Type: "instance.passive",
 		Message: fmt.Sprintf("instance %s (revision %d, %s) taken out of rotation until its checks pass again: %s", t.ID, t.Revision, t.Slot, reason)})
+	e.checkFailover(service)
 }

@@ -28,6 +28,7 @@ type slotKey struct {
 func (e *Engine) Recover(ctx context.Context) error {
 	var (
 		lbs     []spec.LoadBalancer
+		zones   []spec.DNSZone
 		svcs    []state.Service
 		running []state.Deployment
 		records []state.Instance
@@ -37,6 +38,9 @@ func (e *Engine) Recover(ctx context.Context) error {
 	err := e.store.View(func(tx *state.Tx) error {
 		var err error
 		if lbs, err = tx.LoadBalancers(); err != nil {
+			return err
+		}
+		if zones, err = tx.DNSZones(); err != nil {
 			return err
 		}
 		if svcs, err = tx.Services(); err != nil {
@@ -72,6 +76,14 @@ func (e *Engine) Recover(ctx context.Context) error {
 	}
 	if err := e.sw.SetLoadBalancers(ctx, lbs); err != nil {
 		return err
+	}
+	if len(zones) > 0 {
+		if e.dns == nil {
+			return fmt.Errorf("dns_zone %q: %w", zones[0].Name, ErrNoDNS)
+		}
+		if err := e.dns.SetZones(ctx, zones); err != nil {
+			return err
+		}
 	}
 	e.releaseStaleLocks()
 	live := map[string]int{} // service -> live revision; absent: no such service
@@ -252,6 +264,9 @@ func (e *Engine) restore(ctx context.Context, svc state.Service, revs map[slotKe
 	}
 	e.sw.SetPool(svc.Name, live.slot, live.targets())
 	e.sw.SetWeights(svc.Name, proxy.Weights{live.slot: 100})
+	if svc.Spec.ByDNS() {
+		e.restoreDNS(ctx, svc.Spec, live.slot)
+	}
 	msg := fmt.Sprintf("revision %d is live in %s again: adopted %d running instances, started %d",
 		live.rev.Number, live.slot, adoptedCount, len(live.members)-adoptedCount)
 	if startErr != nil {

@@ -104,6 +104,11 @@ func (e *Engine) instantRollback(s *service, live, prev *group, applied spec.Ser
 		_ = j.finish(state.Failed, err.Error(), nil)
 		return j.d, err
 	}
+	if applied.ByDNS() {
+		// Clients move back as their caches expire: what was live keeps
+		// serving them until they have.
+		e.linger(e.ctx, j, s, applied, live, prev, e.now(), nil, func() string { return "" })
+	}
 	i, _ := j.begin("drain", fmt.Sprintf("revision %d in %s: requests in flight finish, for at most %s",
 		live.rev.Number, live.slot, applied.Deploy.DrainTimeout), nil)
 	_ = j.end(i, state.Succeeded, drain(e.ctx, live, applied.Deploy.DrainTimeout.D()))

@@ -203,6 +203,7 @@ func (e *Engine) watch(service string, g *group, inst runtime.Instance, hc spec.
 			e.event(state.Event{Service: service, Type: "instance.exited", Message: msg})
 			e.forget(inst.ID())
 			e.crashed(e.service(service), g, inst.ID())
+			e.checkFailover(service)
 		}
 		m.wake()
 	}()
@@ -219,6 +220,7 @@ func (e *Engine) startChecks(service string, g *group, m *member, hc spec.Health
 			m.exposed.Do(func() { e.warnExposed(service, g, m.inst) })
 		}
 		m.wake()
+		e.checkFailover(service)
 	})
 }
 

@@ -22,6 +22,9 @@ type ServiceStatus struct {
 	Deployment *state.Deployment `json:"deployment,omitempty"`
 	// Gate is set while the service is paused or in maintenance.
 	Gate *state.Gate `json:"gate,omitempty"`
+	// DNS is set for a service that switches by DNS: where its record
+	// points, and how many requests still reach each slot.
+	DNS *DNSStatus `json:"dns,omitempty"`
 }
 
 // SlotStatus is a revision in a slot and its instances.
@@ -68,6 +71,7 @@ func (e *Engine) Status(name string) ([]ServiceStatus, error) {
 			if len(ds) > 0 {
 				st.Deployment = &ds[len(ds)-1]
 			}
+			st.DNS = e.dnsStatus(svc)
 			out = append(out, e.fill(st, svc))
 		}
 		if name != "" && !found {

@@ -15,7 +15,7 @@ import (
 // group stays running, warm; a warm group it replaces is stopped.
 func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 	detail := fmt.Sprintf("all new requests to revision %d in %s", cand.rev.Number, cand.slot)
-	i, err := j.begin("switch", detail, func(tx *state.Tx) error {
+	record := func(tx *state.Tx) error {
 		svc, err := tx.Service(s.name)
 		if err != nil {
 			return err
@@ -27,7 +27,14 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 			svc.Previous = &state.Placement{Revision: live.rev.Number, Slot: live.slot}
 		}
 		return tx.PutService(svc)
-	})
+	}
+	var i int
+	var err error
+	if cand.spec.ByDNS() {
+		i, err = e.switchRecord(j, s, cand, live, "clients move to revision "+fmt.Sprint(cand.rev.Number)+" in "+string(cand.slot)+" as their caches expire", record)
+	} else {
+		i, err = j.begin("switch", detail, record)
+	}
 	if err != nil {
 		return err // not recorded, so not done
 	}
@@ -49,7 +56,11 @@ func (e *Engine) switchTo(j *journal, s *service, cand, live *group) error {
 	if superseded != nil {
 		e.stopLater(superseded, s.name, fmt.Sprintf("revision %d is no longer the one to roll back to", superseded.rev.Number))
 	}
-	_ = j.end(i, state.Succeeded, "in effect from the next request")
+	outcome := "in effect from the next request"
+	if cand.spec.ByDNS() {
+		outcome = fmt.Sprintf("the DNS server has the new record; new lookups get it, cached ones expire within %s", cand.spec.DNS.TTL)
+	}
+	_ = j.end(i, state.Succeeded, outcome)
 	e.told(j.d, "switched", "")
 	return nil
 }
@@ -118,6 +129,15 @@ func (e *Engine) switchBack(j *journal, s *service, live, cand *group) {
 	}
 	e.sw.SetPool(s.name, live.slot, live.targets())
 	e.sw.SetWeights(s.name, proxy.Weights{live.slot: 100})
+	if live.spec.ByDNS() {
+		if derr := e.switchRecordBack(s, live, cand); derr != nil {
+			e.log.Error("point the record back", "service", s.name, "err", derr)
+			if err == nil {
+				_ = j.end(i, state.Failed, "the record could not be pointed back: "+derr.Error())
+				err = derr // ended: not ended again below
+			}
+		}
+	}
 	s.stopTimer()
 	s.mu.Lock()
 	s.live = live

@@ -34,6 +34,12 @@ func (e *Engine) update(s *service, want spec.Service, actor string, rep Reporte
 		}
 	}
 
+	if old.Spec.Switch != want.Switch || !reflect.DeepEqual(old.Spec.DNS, want.DNS) {
+		if err := e.syncDNS(e.ctx, s.name, old.Spec, want, live); err != nil {
+			return state.Deployment{}, err
+		}
+		say("DNS changed in place: slot listeners and the record")
+	}
 	if !slices.Equal(old.Spec.Routes, want.Routes) || !reflect.DeepEqual(old.Spec.Preview, want.Preview) || !reflect.DeepEqual(old.Spec.Sticky, want.Sticky) {
 		if err := e.sw.SetService(want); err != nil {
 			return state.Deployment{}, fmt.Errorf("service %q: %w", s.name, err)

@@ -139,6 +139,7 @@ func flatten(s spec.Service) []attr {
 	}
 	add("maintenance.max_pause", quote(s.Maintenance.MaxPause.String()), false)
 	add("revision_history_limit", strconv.Itoa(s.RevisionHistoryLimit), false)
+	flattenDNS(s, add)
 	return out
 }
 

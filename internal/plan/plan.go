@@ -71,6 +71,7 @@ type Current struct {
 	Lineage       string
 	LoadBalancers []spec.LoadBalancer
 	Services      []CurrentService
+	DNSZones      []spec.DNSZone
 }
 
 // CurrentService is one recorded service.
@@ -119,7 +120,7 @@ func (p Plan) Target(addrs []string) Plan {
 
 // Change is what happens to one load balancer or service.
 type Change struct {
-	Type   string `json:"type"` // "load_balancer" or "service"
+	Type   string `json:"type"` // "load_balancer", "dns_zone" or "service"
 	Name   string `json:"name"`
 	Action Action `json:"action"`
 	Attrs  []Attr `json:"attributes,omitempty"` // the attributes that change
@@ -179,10 +180,11 @@ func (p Plan) Change(typ, name string) (Change, bool) {
 }
 
 // Diff returns the plan that takes cur to desired. Load balancers come
-// first, then services, each sorted by name.
+// first, then DNS zones, then services, each sorted by name.
 func Diff(desired spec.Desired, cur Current) Plan {
 	p := Plan{Serial: cur.Serial, Lineage: cur.Lineage}
 	p.Changes = append(p.Changes, diffLoadBalancers(desired.LoadBalancers, cur.LoadBalancers)...)
+	p.Changes = append(p.Changes, diffZones(desired.DNSZones, cur.DNSZones)...)
 	p.Changes = append(p.Changes, diffServices(desired.Services, cur.Services)...)
 	return p
 }
@@ -265,6 +267,9 @@ func createService(s spec.Service, revision int) Change {
 	}
 	c.Traffic = []string{fmt.Sprintf("deploys revision %d: starts %s in the blue slot and routes to %s once %s healthy",
 		revision, instances(s.DesiredCount), them(s.DesiredCount), are(s.DesiredCount))}
+	if s.ByDNS() {
+		c.Traffic = dnsDeployTraffic(s, revision, "", spec.Blue, 0, "")
+	}
 	return c
 }
 
@@ -294,9 +299,13 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 		if cur.LiveRevision == 0 {
 			why = " (no revision is live)"
 		}
-		c.Traffic = append(c.Traffic, fmt.Sprintf("deploys revision %d%s by %s: starts %s in the %s slot, switches traffic when all are healthy",
-			c.Revision, why, s.Deploy.Strategy, instances(s.DesiredCount), slot))
-		if cur.LiveRevision != 0 {
+		if s.ByDNS() {
+			c.Traffic = append(c.Traffic, dnsDeployTraffic(s, c.Revision, why, slot, cur.LiveRevision, cur.LiveSlot)...)
+		} else {
+			c.Traffic = append(c.Traffic, fmt.Sprintf("deploys revision %d%s by %s: starts %s in the %s slot, switches traffic when all are healthy",
+				c.Revision, why, s.Deploy.Strategy, instances(s.DesiredCount), slot))
+		}
+		if cur.LiveRevision != 0 && !s.ByDNS() {
 			c.Traffic = append(c.Traffic, fmt.Sprintf("then drains revision %d in %s (up to %s) and keeps it warm for %s for an instant rollback",
 				cur.LiveRevision, cur.LiveSlot, s.Deploy.DrainTimeout, s.Deploy.KeepPrevious))
 		}
@@ -315,6 +324,9 @@ func updateService(s spec.Service, cur CurrentService) (Change, bool) {
 	if !slices.Equal(old.Routes, s.Routes) || !reflect.DeepEqual(old.Preview, s.Preview) || !reflect.DeepEqual(old.Sticky, s.Sticky) {
 		c.Traffic = append(c.Traffic, "changes routing on the load balancer in place, with no restart")
 	}
+	if t := dnsChanged(old, s, cur.LiveSlot); t != "" && !templateChanged {
+		c.Traffic = append(c.Traffic, t)
+	}
 	if (old.HealthCheck != s.HealthCheck || old.Timeouts != s.Timeouts) && !templateChanged {
 		c.Traffic = append(c.Traffic, "changes health checks and timeouts of the running instances in place")
 	}
@@ -332,6 +344,10 @@ func deleteService(cur CurrentService) Change {
 	if cur.LiveRevision != 0 {
 		c.Traffic = []string{fmt.Sprintf("removes its routes, drains revision %d (up to %s), stops its instances; its history is kept",
 			cur.LiveRevision, cur.Spec.Deploy.DrainTimeout)}
+		if cur.Spec.ByDNS() {
+			c.Traffic = []string{fmt.Sprintf("removes the record %s and the slot listeners, drains revision %d (up to %s), stops its instances; its history is kept",
+				cur.Spec.DNS.Name, cur.LiveRevision, cur.Spec.Deploy.DrainTimeout)}
+		}
 	} else {
 		c.Traffic = []string{"forgets the service; nothing of it runs"}
 	}

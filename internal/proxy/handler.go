@@ -73,6 +73,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
 // backendFor finds the service a request goes to, or answers it.
 func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) (*backend, bool) {
 	t := p.table.Load()
+	if st.slot != "" {
+		return p.slotBackend(w, t, st)
+	}
 	if st.service != "" {
 		if b := t.services[st.service]; b != nil {
 			return b, true

@@ -23,6 +23,7 @@ const (
 	kindLoadBalancer listenerKind = iota // routes, as configured
 	kindRedirect                         // redirects every request to HTTPS
 	kindPreview                          // one service's candidate
+	kindSlot                             // one slot of a service that switches by DNS (slots.go)
 )
 
 // listener owns one listening socket. It hands each connection to the
@@ -39,6 +40,9 @@ type listener struct {
 	certs *certStore        // nil without TLS
 
 	redirect *listener // this load balancer's HTTP→HTTPS redirect, if any
+
+	slot   spec.Slot    // of a slot listener
+	served *slotCounter // a slot listener's count of requests
 
 	gen    atomic.Pointer[generation]
 	mu     sync.Mutex // serialises generation changes and shutdown
@@ -104,6 +108,9 @@ type settings struct {
 	accessLog bool
 	tlsPort   string // for redirects
 	service   string // for preview listeners
+
+	slotService string    // for slot listeners: the service
+	slot        spec.Slot // and the slot they are of
 }
 
 func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadBalancer) (*listener, error) {
@@ -150,6 +157,9 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog}
 	if l.kind == kindPreview {
 		st.service = l.name
+	}
+	if l.kind == kindSlot {
+		st.slotService, st.slot = l.name, l.slot
 	}
 	if l.kind == kindRedirect {
 		_, st.tlsPort = hostPort(lb.Listen)
@@ -279,6 +289,8 @@ func (l *listener) handler(st settings) http.Handler {
 	switch l.kind {
 	case kindRedirect:
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { redirectToHTTPS(w, r, st.tlsPort) })
+	case kindSlot:
+		return countArrivals(l.served, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.p.serve(w, r, st) }))
 	default:
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.p.serve(w, r, st) })
 	}

@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -50,6 +51,7 @@ type Proxy struct {
 	services  map[string]*serviceConfig
 	listeners map[string]*listener // by load balancer name
 	previews  map[string]*listener // by service name
+	slots     map[slotKey]*slotListener
 
 	tmu     sync.Mutex
 	targets map[*Target]struct{} // every target not yet closed, for metrics
@@ -60,8 +62,9 @@ type serviceConfig struct {
 	svc       spec.Service
 	pools     map[spec.Slot][]*Target
 	weights   Weights
-	candidate spec.Slot // "" when no deployment has a candidate
-	gate      *gate     // pause or maintenance; nil when serving normally
+	candidate spec.Slot               // "" when no deployment has a candidate
+	gate      *gate                   // pause or maintenance; nil when serving normally
+	serves    map[spec.Slot]spec.Slot // slot listener -> the slot whose pool it serves, when not its own
 }
 
 // New returns a proxy with no listeners and no routes.
@@ -127,7 +130,7 @@ func (p *Proxy) SetService(svc spec.Service) error {
 	c.svc = svc
 	c.svc.Routes = slices.Clone(svc.Routes)
 	p.publish()
-	return p.setPreviewListener(svc)
+	return errors.Join(p.setPreviewListener(svc), p.setSlotListeners(svc))
 }
 
 // SetPool makes targets the members of a service's slot.
@@ -156,7 +159,9 @@ func (p *Proxy) RemoveService(service string) {
 	p.publish()
 	l := p.previews[service]
 	delete(p.previews, service)
+	slots := p.closeSlotListeners(service)
 	p.mu.Unlock()
+	shutdownAll(context.Background(), slots)
 	if c != nil && c.gate != nil {
 		c.gate.open()
 	}
@@ -195,6 +200,7 @@ func (p *Proxy) publish() {
 	for _, rs := range t.lbs {
 		orderRoutes(rs)
 	}
+	p.publishSlots(t)
 	p.table.Store(t)
 }
 
@@ -202,7 +208,8 @@ func (p *Proxy) publish() {
 // balancer, each pointing at its service's pools.
 type table struct {
 	lbs      map[string][]*route
-	services map[string]*backend // for preview listeners
+	services map[string]*backend  // for preview listeners
+	slots    map[slotKey]*backend // for slot listeners
 }
 
 func (t *table) match(lb, host, path string) *route {
@@ -367,6 +374,7 @@ func (p *Proxy) Shutdown(ctx context.Context) {
 		gone = append(gone, l)
 		delete(p.previews, name)
 	}
+	gone = append(gone, p.closeSlotListeners("")...)
 	for _, c := range p.services {
 		if c.gate != nil {
 			c.gate.open()

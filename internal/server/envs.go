@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/teal-deploy/teal/internal/dns"
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
@@ -41,6 +42,7 @@ type environment struct {
 	// containers is the environment's container driver; it does not
 	// connect until a container service needs it.
 	containers *container.Driver
+	dns        *dns.Publisher // the environment's DNS zones: teal's own servers, or updates to others
 }
 
 // envFor returns the environment named, "" being the default; with
@@ -114,13 +116,15 @@ func (s *Server) openEnv(name string) (*environment, error) {
 	driver := &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ(),
 		LogMaxSize: s.cfg.Logs.MaxSize, LogFiles: s.cfg.Logs.Files, LogRetention: s.cfg.Logs.Retention}
 	go driver.Maintain(s.bg)
-	return &environment{name: name, store: store, containers: containers, engine: engine.New(engine.Config{
+	pub := dns.NewPublisher(s.log.With("env", orDefault(name)))
+	return &environment{name: name, store: store, containers: containers, dns: pub, engine: engine.New(engine.Config{
 		Store:          store,
 		Driver:         &runtime.ByKind{Process: driver, Container: containers},
 		Builder:        containers,
 		Switch:         envSwitch{p: s.proxy, env: name},
 		Log:            s.log.With("env", orDefault(name)),
 		InstancePrefix: prefix,
+		DNS:            pub,
 		OnDeployment: func(d state.Deployment, event, reason string) {
 			s.notify.Notify(notify.Message{Event: notify.Event(event), Env: name, Service: d.Service,
 				Deployment: d.ID, Revision: d.ToRevision, Reason: reason})
@@ -166,6 +170,7 @@ func (s *Server) shutdownEnvs(ctx context.Context) {
 	for _, e := range envs {
 		e.engine.Shutdown(ctx)
 		e.containers.Close()
+		e.dns.Close()
 		if err := e.store.Close(); err != nil {
 			s.log.Error("close state", "env", orDefault(e.name), "err", err)
 		}
@@ -234,3 +239,11 @@ func (s envSwitch) Pause(service string, max time.Duration) {
 }
 func (s envSwitch) Maintenance(service, message string) { s.p.Maintenance(s.q(service), message) }
 func (s envSwitch) Resume(service string)               { s.p.Resume(s.q(service)) }
+
+func (s envSwitch) ServeSlot(service string, listener, pool spec.Slot) {
+	s.p.ServeSlot(s.q(service), listener, pool)
+}
+
+func (s envSwitch) SlotTraffic(service string, slot spec.Slot) proxy.SlotTraffic {
+	return s.p.SlotTraffic(s.q(service), slot)
+}

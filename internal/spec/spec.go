@@ -18,6 +18,9 @@ import (
 type Desired struct {
 	LoadBalancers []LoadBalancer `json:"load_balancers"`
 	Services      []Service      `json:"services"`
+	// DNSZones are the zones that records of services with switch = "dns"
+	// live in.
+	DNSZones []DNSZone `json:"dns_zones,omitempty"`
 	// Sensitive lists, sorted, the paths of every attribute whose value
 	// comes from a sensitive variable or output, in the syntax Problem.Path
 	// uses: "service.web.process.env.DB_PASSWORD",
@@ -91,6 +94,10 @@ type Service struct {
 	// RevisionHistoryLimit is how many revisions are kept (besides the
 	// live and the warm one); older ones are forgotten.
 	RevisionHistoryLimit int `json:"revision_history_limit"`
+	// Switch says what moves traffic between the slots: the load balancer
+	// ("" or "load_balancer") or a DNS record ("dns", described by DNS).
+	Switch SwitchKind `json:"switch,omitempty"`
+	DNS    *DNS       `json:"dns,omitempty"`
 	// Sensitive lists the attributes whose values come from sensitive
 	// variables, as paths within the service ("process.env.DB_PASSWORD");
 	// they are never shown, in plans, logs, events or the API.

@@ -58,6 +58,9 @@ func (d Desired) Validate() []Problem {
 		v.loadBalancer(at, lb, listens)
 	}
 
+	v.dnsZones(d.DNSZones, listens)
+	dnsNames := map[string]string{} // record name -> the service that has it
+
 	services := map[string]bool{}
 	priorities := map[string]string{} // "lb/priority" -> where
 	automatic := map[string]string{}  // "lb host path" -> where, for routes without a priority
@@ -70,6 +73,7 @@ func (d Desired) Validate() []Problem {
 		}
 		services[s.Name] = true
 		v.service(at, s)
+		v.serviceSwitch(at, s, d.DNSZones, dnsNames, listens)
 		if p := s.Preview; p != nil && p.Listen != "" {
 			v.listen(at+".preview.listen", p.Listen, fmt.Sprintf("the preview listener of service %q", s.Name), listens)
 		}

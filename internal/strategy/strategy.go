@@ -42,7 +42,7 @@ const (
 )
 
 func (a Action) String() string {
-	names := [...]string{"", "start", "wait", "hold", "hook", "shift", "stop old", "drain", "succeed", "fail"}
+	names := [...]string{"", "start", "wait", "hold", "hook", "shift", "stop old", "drain", "succeed", "fail", "verify", "linger"}
 	if a > 0 && int(a) < len(names) {
 		return names[a]
 	}
@@ -109,6 +109,12 @@ type Observation struct {
 
 	HasPrevious bool // a revision was live before; it must be drained
 	Drained     bool
+
+	// A switch by DNS (ByDNS): the candidate answered through its own
+	// listener, or why it did not; the old slot's clients have moved.
+	Verified    bool
+	VerifyError string
+	Lingered    bool
 }
 
 // Strategy decides the next step of a deployment from what has been
