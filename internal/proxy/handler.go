@@ -21,7 +21,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		if st.accessLog {
-			p.logAccess(r, rec, info, st, time.Since(start))
+			p.logRequest(r, rec, info, st, time.Since(start))
 		}
 	}()
 	if st.maxBody > 0 {
@@ -190,23 +190,40 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-func (p *Proxy) logAccess(r *http.Request, w *recorder, info *reqInfo, st settings, d time.Duration) {
+func (p *Proxy) logRequest(r *http.Request, w *recorder, info *reqInfo, st settings, d time.Duration) {
+	p.logAccess(&st, accessEntry{method: r.Method, host: r.Host, path: r.URL.Path, proto: r.Proto,
+		status: w.status, bytes: w.bytes, duration: d, client: info.client, requestID: info.requestID,
+		target: info.target, retried: info.retried})
+}
+
+// accessEntry is one line of the access log.
+type accessEntry struct {
+	method, host, path, proto string
+	status                    int
+	bytes                     int64
+	duration                  time.Duration
+	client, requestID         string
+	target                    *Target
+	retried                   bool
+}
+
+func (p *Proxy) logAccess(st *settings, e accessEntry) {
 	attrs := []any{
 		"load_balancer", st.lb,
-		"method", r.Method,
-		"host", r.Host,
-		"path", r.URL.Path,
-		"proto", r.Proto,
-		"status", w.status,
-		"bytes", w.bytes,
-		"duration_ms", float64(d.Microseconds()) / 1000,
-		"client", info.client,
-		"request_id", info.requestID,
+		"method", e.method,
+		"host", e.host,
+		"path", e.path,
+		"proto", e.proto,
+		"status", e.status,
+		"bytes", e.bytes,
+		"duration_ms", float64(e.duration.Microseconds()) / 1000,
+		"client", e.client,
+		"request_id", e.requestID,
 	}
-	if t := info.target; t != nil {
+	if t := e.target; t != nil {
 		attrs = append(attrs, "service", t.Service, "slot", string(t.Slot), "instance", t.ID)
 	}
-	if info.retried {
+	if e.retried {
 		attrs = append(attrs, "retried", true)
 	}
 	p.accessLog.Info("request", attrs...)

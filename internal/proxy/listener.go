@@ -40,6 +40,11 @@ type listener struct {
 
 	redirect *listener // this load balancer's HTTP→HTTPS redirect, if any
 
+	// settings are the current generation's, which the fast path reads
+	// for every request; fast is nil on listeners that have none.
+	settings atomic.Pointer[settings]
+	fast     *fastServer
+
 	gen    atomic.Pointer[generation]
 	mu     sync.Mutex // serialises generation changes and shutdown
 	closed bool
@@ -104,6 +109,9 @@ type settings struct {
 	accessLog bool
 	tlsPort   string // for redirects
 	service   string // for preview listeners
+
+	readHeader, idle time.Duration
+	tls              bool // connections go to net/http, which speaks TLS and h2
 }
 
 func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadBalancer) (*listener, error) {
@@ -115,6 +123,9 @@ func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadB
 		return nil, fmt.Errorf("load balancer %q: %w", name, err)
 	}
 	l := &listener{p: p, kind: kind, name: name, addr: addr, ln: ln, done: make(chan struct{})}
+	if kind == kindLoadBalancer {
+		l.fast = newFastServer(l)
+	}
 	if err := l.install(lb); err != nil {
 		ln.Close()
 		return nil, err
@@ -147,7 +158,11 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 			certs = cs
 		}
 	}
-	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog}
+	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog,
+		readHeader: lb.Timeouts.ReadHeader.D(), idle: lb.Timeouts.Idle.D(), tls: certs != nil}
+	if st.idle == 0 {
+		st.idle = st.readHeader // as net/http does
+	}
 	if l.kind == kindPreview {
 		st.service = l.name
 	}
@@ -184,6 +199,7 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 		}
 	}()
 	old := l.gen.Swap(g)
+	l.settings.Store(&st)
 	oldCerts := l.certs
 	l.certs, l.spec = certs, lb
 	if old != nil {
@@ -233,11 +249,17 @@ func (l *listener) accept() {
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: do not spin
 			continue
 		}
-		l.handOff(c)
+		if l.fast != nil && !l.settings.Load().tls {
+			go l.fast.serve(c)
+		} else {
+			l.serveHTTP(c)
+		}
 	}
 }
 
-func (l *listener) handOff(c net.Conn) {
+// serveHTTP hands a connection to the current generation's net/http
+// server.
+func (l *listener) serveHTTP(c net.Conn) {
 	for {
 		g := l.gen.Load()
 		select {
@@ -266,7 +288,12 @@ func (l *listener) shutdown(ctx context.Context) {
 	g, certs, redirect := l.gen.Load(), l.certs, l.redirect
 	l.mu.Unlock()
 	<-l.done
+	var wg sync.WaitGroup
+	if l.fast != nil {
+		wg.Go(func() { l.fast.shutdown(ctx) })
+	}
 	retire(ctx, g)
+	wg.Wait()
 	if certs != nil {
 		certs.close()
 	}

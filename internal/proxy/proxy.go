@@ -274,13 +274,7 @@ func (b *backend) pick(r *http.Request, preview bool) *Target {
 			return b.candidate.pick()
 		}
 	}
-	switch len(b.slots) {
-	case 0:
-		return nil
-	case 1:
-		return b.slots[0].pick()
-	}
-	if b.sticky != nil {
+	if b.sticky != nil && len(b.slots) > 1 {
 		if c, err := r.Cookie(b.sticky.Cookie); err == nil {
 			for i := range b.slots {
 				if string(b.slots[i].slot) == c.Value {
@@ -290,6 +284,19 @@ func (b *backend) pick(r *http.Request, preview bool) *Target {
 				}
 			}
 		}
+	}
+	return b.pickWeighted()
+}
+
+// pickWeighted chooses a healthy target of a slot with weight, spreading
+// requests over the slots by weight, and counts a request in flight to
+// it; nil when no slot with weight has a healthy target.
+func (b *backend) pickWeighted() *Target {
+	switch len(b.slots) {
+	case 0:
+		return nil
+	case 1:
+		return b.slots[0].pick()
 	}
 	total := 0
 	for _, s := range b.slots {
