@@ -61,6 +61,7 @@ type fastConn struct {
 	served   int       // requests answered on this connection
 	kept     []byte    // see keepHead
 	unread   bool      // a request body was left unread: close gently
+	num      [20]byte  // for formatting numbers
 
 	req  h1Request
 	resp h1Response
@@ -113,14 +114,13 @@ func (fc *fastConn) loop() (handedOff bool) {
 		if fc.served == 0 {
 			wait = st.readHeader
 		}
-		buf, err := fc.readHead(st, wait)
+		n, err := fc.readHead(st, wait)
 		if !fc.state.CompareAndSwap(connIdle, connActive) {
 			return false // shutdown closed it while it was idle
 		}
 		if err != nil {
 			return false
 		}
-		n := parseRequestHead(buf, &fc.req)
 		if n == 0 {
 			fc.req.slow = slowTooLarge
 		}
@@ -146,47 +146,40 @@ func (fc *fastConn) loop() (handedOff bool) {
 	}
 }
 
-// readHead waits up to wait for a whole request head in the buffer, and
-// then up to read_header more while it is incomplete. It returns what is
-// buffered: a whole head, or a full buffer, or bytes a parse will find
-// wrong.
-func (fc *fastConn) readHead(st *settings, wait time.Duration) ([]byte, error) {
+// readHead waits up to wait for a whole request head, and then up to
+// read_header more while it is incomplete, and parses it into fc.req. It
+// returns the head's length, or 0 when the buffer filled up first.
+func (fc *fastConn) readHead(st *settings, wait time.Duration) (int, error) {
 	now := time.Now()
 	fc.deadline = coarseDeadline(fc.c, fc.deadline, now, wait)
 	if _, err := fc.br.Peek(1); err != nil {
-		return nil, err
+		return 0, err
 	}
 	for tries := 0; ; tries++ {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
-		if headComplete(buf) || len(buf) == fc.br.Size() {
-			return buf, nil
+		if n := parseRequestHead(buf, &fc.req); n != 0 || len(buf) == fc.br.Size() {
+			return n, nil
 		}
 		if tries == 0 && st.readHeader > 0 {
 			fc.deadline = coarseDeadline(fc.c, fc.deadline, time.Now(), st.readHeader)
 		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-}
-
-// headComplete reports whether buf holds a request head's end, or bytes
-// the parser will refuse without waiting for more.
-func headComplete(buf []byte) bool {
-	var r h1Request
-	return parseRequestHead(buf, &r) != 0
 }
 
 // route finds the request's backend, or marks the request slow when the
 // fast path must leave it to net/http.
 func (fc *fastConn) route(st *settings) *backend {
 	r := &fc.req
-	rt := fc.s.l.p.table.Load().match(st.lb, hostOnly(bstr(r.host)), bstr(r.path))
+	tb := fc.s.l.p.table.Load()
+	rt := tb.match(st.lb, hostOnly(bstr(r.host)), bstr(r.path))
 	if rt == nil {
 		r.slow = slowUnrouted
 		return nil
 	}
-	b := rt.backend
+	b := tb.backend(rt)
 	if st.maxBody > 0 && r.contentLength > st.maxBody {
 		r.slow = slowTooLarge // net/http answers 413 and closes without a reset
 		return nil

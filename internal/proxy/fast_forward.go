@@ -292,7 +292,8 @@ func (fc *fastConn) writeResponseHead(resp *h1Response, ex *exchange) {
 	w := fc.bw
 	ex.status = resp.status
 	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(resp.status))
+	num := fc.num[:0] // a field: a local array would escape through Write
+	w.Write(strconv.AppendInt(num, int64(resp.status), 10))
 	w.WriteByte(' ')
 	w.Write(resp.reason)
 	w.WriteString("\r\n")
@@ -310,14 +311,14 @@ func (fc *fastConn) writeResponseHead(resp *h1Response, ex *exchange) {
 	case bodiless(fc.req.method, resp.status):
 		if resp.contentLength >= 0 {
 			w.WriteString("Content-Length: ")
-			w.WriteString(strconv.FormatInt(resp.contentLength, 10))
+			w.Write(strconv.AppendInt(num, resp.contentLength, 10))
 			w.WriteString("\r\n")
 		}
 	case resp.chunked:
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 	case resp.contentLength >= 0:
 		w.WriteString("Content-Length: ")
-		w.WriteString(strconv.FormatInt(resp.contentLength, 10))
+		w.Write(strconv.AppendInt(num, resp.contentLength, 10))
 		w.WriteString("\r\n")
 	}
 	if fc.req.close || (resp.untilClose && !bodiless(fc.req.method, resp.status)) || fc.s.closing.Load() {

@@ -71,7 +71,7 @@ func FuzzRouter(f *testing.F) {
 		tb := p.table.Load()
 		got := tb.match("lb", hostOnly(host), path)
 		var want *route
-		for _, r := range tb.lbs["lb"] {
+		for _, r := range tb.routes.lbs["lb"].all {
 			if r.host.match(hostOnly(host)) && r.path.match(path) {
 				want = r
 				break
@@ -81,7 +81,7 @@ func FuzzRouter(f *testing.F) {
 			t.Fatalf("match = %v, want %v", got, want)
 		}
 		if got != nil {
-			got.backend.pick(nil, false) // no pools: must not panic
+			tb.backend(got).pick(nil, false) // no pools: must not panic
 		}
 	})
 }

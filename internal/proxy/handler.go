@@ -68,7 +68,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
 func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) (*backend, bool) {
 	t := p.table.Load()
 	if st.service != "" {
-		if b := t.services[st.service]; b != nil {
+		if b := t.service(st.service); b != nil {
 			return b, true
 		}
 		plainError(w, http.StatusServiceUnavailable, "teal: service "+st.service+" is not deployed")
@@ -79,7 +79,7 @@ func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) 
 		plainError(w, http.StatusNotFound, "teal: no route for this host and path")
 		return nil, false
 	}
-	return rt.backend, true
+	return t.backend(rt), true
 }
 
 // forward sends r to t and counts what came of it. t was acquired by
