@@ -99,13 +99,20 @@ service "web" {
 
 func start(t *testing.T) *env {
 	t.Helper()
+	return startWith(t, func(lbAddr string) string { return fmt.Sprintf(config, lbAddr, bins.webapp) })
+}
+
+// startWith starts a server with the configuration that config returns
+// for the load balancer's address, passing it serverArgs.
+func startWith(t *testing.T, config func(lbAddr string) string, serverArgs ...string) *env {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), data: t.TempDir(), exited: make(chan error, 1), srvLogs: &bytes.Buffer{}}
 	addr := freeAddr(t)
 	e.lb = "http://" + addr
-	if err := os.WriteFile(filepath.Join(e.dir, "teal.hcl"), fmt.Appendf(nil, config, addr, bins.webapp), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.dir, "teal.hcl"), []byte(config(addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.server = exec.Command(bins.teal, "server", "--data-dir", e.data)
+	e.server = exec.Command(bins.teal, append([]string{"server", "--data-dir", e.data}, serverArgs...)...)
 	e.server.Stdout, e.server.Stderr = e.srvLogs, e.srvLogs
 	if err := e.server.Start(); err != nil {
 		t.Fatal(err)

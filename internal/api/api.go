@@ -7,6 +7,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -122,6 +123,13 @@ func (q LogsQuery) Values() url.Values {
 	return v
 }
 
+// TokenResponse answers POST /v1/token/rotate: the new token, and the
+// file on the server that holds it.
+type TokenResponse struct {
+	Token string `json:"token"`
+	File  string `json:"file"`
+}
+
 // LogsResult ends a stream of logs that was not followed.
 type LogsResult struct {
 	Lines int `json:"lines"`
@@ -144,6 +152,25 @@ type Error struct {
 	Kind     string         `json:"kind"`
 	Message  string         `json:"message"`
 	Problems []spec.Problem `json:"problems,omitempty"`
+}
+
+// HTTPStatus returns the status code an error of e's kind is answered
+// with; 500 for a kind it does not know.
+func (e *Error) HTTPStatus() int {
+	switch e.Kind {
+	case KindInvalid:
+		return http.StatusBadRequest
+	case KindNotFound:
+		return http.StatusNotFound
+	case KindBusy, KindStale, KindConflict:
+		return http.StatusConflict
+	case KindShuttingDown:
+		return http.StatusServiceUnavailable
+	case KindUnauthorized:
+		return http.StatusUnauthorized
+	default:
+		return http.StatusInternalServerError
+	}
 }
 
 func (e *Error) Error() string {

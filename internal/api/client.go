@@ -251,6 +251,13 @@ func (c *Client) Logs(ctx context.Context, service string, q LogsQuery, fn func(
 	return errors.New("the server ended the stream; it may have stopped")
 }
 
+// RotateToken makes the server replace its token; the old one stops
+// working at once, this client's included.
+func (c *Client) RotateToken(ctx context.Context) (TokenResponse, error) {
+	var t TokenResponse
+	return t, c.getJSON(ctx, http.MethodPost, "/v1/token/rotate", nil, &t)
+}
+
 // Events returns up to limit events after sequence number after, of one
 // service or all (""), waiting up to wait for the first.
 func (c *Client) Events(ctx context.Context, after uint64, limit int, service string, wait time.Duration) ([]state.Event, error) {

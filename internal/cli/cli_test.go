@@ -548,3 +548,16 @@ func TestSizeFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenRotate(t *testing.T) {
+	srv, env, _, _ := testServer(t)
+	old, _ := os.ReadFile(srv.TokenFile())
+	out, stderr, code := teal(t, env, "", "token", "rotate")
+	now, _ := os.ReadFile(srv.TokenFile())
+	if code != ExitOK || strings.TrimSpace(out) != strings.TrimSpace(string(now)) || string(now) == string(old) || !strings.Contains(stderr, "the old one no longer works") {
+		t.Errorf("token rotate: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, stderr, code := teal(t, env, "", "token"); code != ExitUsage || !strings.Contains(stderr, "one subcommand: rotate") {
+		t.Errorf("token without rotate: exit %d %s", code, stderr)
+	}
+}

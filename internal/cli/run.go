@@ -59,6 +59,7 @@ func commands() []command {
 		{"import", "[flags] service.NAME HOST:PORT [DIR]", "bring an application that already runs under teal, with no downtime", runImport},
 		{"state", "list|show|versions|locks [flags]", "look at what is recorded, now or at an earlier serial", runState},
 		{"force-unlock", "[flags] LOCK_ID", "remove a lock whose operation will not release it", runForceUnlock},
+		{"token", "rotate [flags]", "replace the server's API token; the old one stops working at once", runToken},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -14,7 +14,8 @@ func runServer(e *env, args []string) error {
 	fs := newFlagSet(e, "server", "[flags]")
 	dataDir := fs.String("data-dir", ".teal", "where the state, the instances' logs and the API socket live")
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
-	admin := fs.String("admin", "", "where to serve /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
+	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+	admin := fs.String("admin", "", "where to serve the dashboard (at /) and /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
 	var webhooks multiFlag
 	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
 	eventsKept := fs.Int("events-kept", state.DefaultEventsKept, "how many events each environment keeps")
@@ -30,7 +31,7 @@ func runServer(e *env, args []string) error {
 		return usageError("teal server takes no arguments; got %v", pos)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, Log: log,
+	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log,
 		Webhooks: webhooks, EventsKept: *eventsKept,
 		Logs: server.LogLimits{MaxSize: int64(logSize), Files: *logFiles, Retention: *logRetention}})
 	if err != nil {
@@ -41,7 +42,7 @@ func runServer(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
 	if a := srv.AdminAddr(); a != "" {
-		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", a)
+		fmt.Fprintf(e.stdout, "dashboard on http://%s/ (its buttons need the token in %s); metrics on http://%s/metrics\n", a, srv.TokenFile(), a)
 	}
 	<-e.ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping: finishing requests in flight, then stopping every instance")

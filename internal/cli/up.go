@@ -18,7 +18,8 @@ func runUp(e *env, args []string) error {
 	fs := newFlagSet(e, "up", "[flags] [DIR]")
 	var cf configFlags
 	cf.register(fs)
-	admin := fs.String("admin", "127.0.0.1:7070", "where to serve /metrics for Prometheus; empty for nowhere")
+	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+	admin := fs.String("admin", "127.0.0.1:7070", "where to serve the dashboard (at /) and /metrics for Prometheus; empty for nowhere")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +33,7 @@ func runUp(e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Admin: *admin, AccessLog: e.stdout, Log: log})
+	srv, err := server.New(server.Config{DataDir: filepath.Join(dir, ".teal"), Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log})
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func runUp(e *env, args []string) error {
 	}()
 	fmt.Fprintf(e.stdout, "teal server is running; API on %s\n", srv.APIAddr())
 	if a := srv.AdminAddr(); a != "" {
-		fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", a)
+		fmt.Fprintf(e.stdout, "dashboard on http://%s/ (its buttons need the token in %s); metrics on http://%s/metrics\n", a, srv.TokenFile(), a)
 	}
 	fmt.Fprintln(e.stdout)
 

@@ -31,7 +31,8 @@ var (
 	serviceSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "version"}, {Name: "desired_count"}, {Name: "revision_history_limit"}},
 		Blocks: []hcl.BlockHeaderSchema{
-			{Type: "process"}, {Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
+			{Type: "process"}, {Type: "container"}, {Type: "build"},
+			{Type: "route"}, {Type: "health_check"}, {Type: "deploy"},
 			{Type: "timeouts"}, {Type: "preview"}, {Type: "sticky"}, {Type: "maintenance"},
 		},
 	}
@@ -49,6 +50,15 @@ var (
 	}
 	processSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "command"}, {Name: "env"}, {Name: "dir"}},
+	}
+	containerSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "image"}, {Name: "command"}, {Name: "entrypoint"}, {Name: "env"},
+			{Name: "port"}, {Name: "memory"}, {Name: "cpus"}, {Name: "volumes"}, {Name: "network"}, {Name: "pull"},
+		},
+	}
+	buildSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "context"}, {Name: "dockerfile"}, {Name: "args"}},
 	}
 	routeSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "load_balancer"}, {Name: "host"}, {Name: "path"}, {Name: "priority"}},
@@ -257,6 +267,12 @@ func (d *decoder) service(name string, b *hcl.Block, c *hcl.BodyContent) spec.Se
 	if pb := d.unique(c.Blocks.OfType("process"), where); pb != nil {
 		s.Process = d.process(at+".process", pb)
 	}
+	if cb := d.unique(c.Blocks.OfType("container"), where); cb != nil {
+		s.Container = d.container(at+".container", cb)
+	}
+	if bb := d.unique(c.Blocks.OfType("build"), where); bb != nil {
+		s.Build = d.build(at+".build", bb)
+	}
 	for i, rb := range c.Blocks.OfType("route") {
 		s.Routes = append(s.Routes, d.route(fmt.Sprintf("%s.route[%d]", at, i), rb))
 	}
@@ -321,6 +337,72 @@ func (d *decoder) process(at string, b *hcl.Block) *spec.Process {
 		}
 	}
 	return p
+}
+
+func (d *decoder) container(at string, b *hcl.Block) *spec.Container {
+	ct := spec.NewContainer()
+	c := d.content(at, b, containerSchema)
+	d.stringInto(at, c, "image", &ct.Image)
+	d.stringListInto(at, c, "command", &ct.Command)
+	d.stringListInto(at, c, "entrypoint", &ct.Entrypoint)
+	if a := c.Attributes["env"]; a != nil {
+		if v, ok := d.stringMap(at+".env", a); ok {
+			ct.Env = v
+		}
+	}
+	d.intInto(at, c, "port", &ct.Port)
+	if a := c.Attributes["memory"]; a != nil {
+		if v, ok := d.byteSize(at+".memory", a); ok {
+			ct.Memory = v
+		}
+	}
+	if a := c.Attributes["cpus"]; a != nil {
+		if v, ok := d.number(at+".cpus", a); ok {
+			ct.CPUs = v
+		}
+	}
+	if a := c.Attributes["volumes"]; a != nil {
+		if v, ok := d.stringList(at+".volumes", a); ok {
+			for i, vol := range v {
+				// "./data:/data" binds a directory of the configuration's.
+				if src, rest, found := strings.Cut(vol, ":"); found && (isRelative(src) || src == ".") {
+					v[i] = filepath.Join(d.mod.abs, src) + ":" + rest
+				}
+			}
+			ct.Volumes = v
+		}
+	}
+	d.stringInto(at, c, "network", &ct.Network)
+	if a := c.Attributes["pull"]; a != nil {
+		options := make([]string, len(spec.PullPolicies))
+		for i, p := range spec.PullPolicies {
+			options[i] = string(p)
+		}
+		if v, ok := d.oneOf(at+".pull", a, options); ok {
+			ct.Pull = spec.Pull(v)
+		}
+	}
+	return &ct
+}
+
+func (d *decoder) build(at string, b *hcl.Block) *spec.Build {
+	bd := spec.NewBuild(d.mod.abs)
+	c := d.content(at, b, buildSchema)
+	if a := c.Attributes["context"]; a != nil {
+		if v, ok := d.string(at+".context", a); ok {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(d.mod.abs, v)
+			}
+			bd.Context = filepath.Clean(v)
+		}
+	}
+	d.stringInto(at, c, "dockerfile", &bd.Dockerfile)
+	if a := c.Attributes["args"]; a != nil {
+		if v, ok := d.stringMap(at+".args", a); ok {
+			bd.Args = v
+		}
+	}
+	return &bd
 }
 
 // isRelative reports whether a program is named by a path relative to the
@@ -497,6 +579,14 @@ func (d *decoder) quantityInto(at string, c *hcl.BodyContent, name string, dst *
 func (d *decoder) durationInto(at string, c *hcl.BodyContent, name string, dst *spec.Duration) {
 	if a := c.Attributes[name]; a != nil {
 		if v, ok := d.duration(at+"."+name, a); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) stringListInto(at string, c *hcl.BodyContent, name string, dst *[]string) {
+	if a := c.Attributes[name]; a != nil {
+		if v, ok := d.stringList(at+"."+name, a); ok {
 			*dst = v
 		}
 	}

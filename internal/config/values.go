@@ -129,6 +129,21 @@ func (d *decoder) duration(path string, attr *hcl.Attribute) (spec.Duration, boo
 	return dur, true
 }
 
+// number reads any number, like cpus = 0.5.
+func (d *decoder) number(path string, attr *hcl.Attribute) (float64, bool) {
+	val, secret, ok := d.value(path, attr)
+	if !ok {
+		return 0, false
+	}
+	n, err := convert.Convert(val, cty.Number)
+	if err != nil {
+		d.typeError(attr, "a number, like 0.5", val, secret)
+		return 0, false
+	}
+	f, _ := n.AsBigFloat().Float64()
+	return f, true
+}
+
 func (d *decoder) bool(path string, attr *hcl.Attribute) (bool, bool) {
 	val, secret, ok := d.value(path, attr)
 	if !ok {

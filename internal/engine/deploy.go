@@ -75,6 +75,12 @@ func (e *Engine) deploy(ctx context.Context, s *service, rev state.Revision, app
 	if r.j, err = e.openJournal(d, actor, rep, nil); err != nil {
 		return d, err
 	}
+	if kind == state.KindDeploy && applied.Build != nil {
+		if err := e.build(ctx, r.j, applied); err != nil {
+			_ = r.j.finish(state.Failed, err.Error(), nil)
+			return r.j.d, &DeploymentError{Service: s.name, Deployment: r.j.d.ID, Reason: err.Error()}
+		}
+	}
 	if live == nil {
 		// Nothing is live: route now, so that requests get a 503 that
 		// names the service rather than a 404, until it is.
@@ -147,6 +153,35 @@ func (r *run) loop(ctx context.Context) (state.Deployment, error) {
 			return r.fail(err.Error()) // a step that cannot be journaled is not acted on
 		}
 	}
+}
+
+// buildOutcomeBytes bounds the build output kept in the journal.
+const buildOutcomeBytes = 4 << 10
+
+// build builds the image of a revision to deploy, as a journaled step; a
+// rollback deploys the image an earlier build made, and does not build.
+func (e *Engine) build(ctx context.Context, j *journal, applied spec.Service) error {
+	b, image := applied.Build, applied.Container.Image
+	i, err := j.begin("build", fmt.Sprintf("image %s from %s with %s", image, b.Context, b.Dockerfile), nil)
+	if err != nil {
+		return err
+	}
+	if e.builder == nil {
+		err := fmt.Errorf("build %s: this server has no container engine to build with", image)
+		_ = j.end(i, state.Failed, err.Error())
+		return err
+	}
+	began := e.now()
+	out, err := e.builder.Build(ctx, *b, image, applied.Container.Pull)
+	if len(out) > buildOutcomeBytes {
+		out = "…" + out[len(out)-buildOutcomeBytes:]
+	}
+	if err != nil {
+		_ = j.end(i, state.Failed, strings.TrimSpace(err.Error()+"\n"+out))
+		return err
+	}
+	_ = j.end(i, state.Succeeded, fmt.Sprintf("built in %s:\n%s", e.now().Sub(began).Round(time.Millisecond), out))
+	return nil
 }
 
 // observe refreshes what the strategy looks at.

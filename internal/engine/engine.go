@@ -40,6 +40,13 @@ type Switch interface {
 	Resume(service string)
 }
 
+// Builder builds a service's image before a revision of it is deployed:
+// the container driver, through the engine's build API. It returns the
+// last lines of the build's output, also when the build fails.
+type Builder interface {
+	Build(ctx context.Context, b spec.Build, image string, pull spec.Pull) (output string, err error)
+}
+
 // StopGrace is how long an instance has to exit after SIGTERM before it
 // is killed. It follows a drain, so the instance has no request in flight.
 const StopGrace = 10 * time.Second
@@ -48,8 +55,11 @@ const StopGrace = 10 * time.Second
 type Config struct {
 	Store  *state.Store
 	Driver runtime.Driver
-	Switch Switch
-	Log    *slog.Logger
+	// Builder builds the images of services with a build block; nil
+	// when the server has no container engine, and their deployments fail.
+	Builder Builder
+	Switch  Switch
+	Log     *slog.Logger
 	// InstancePrefix starts every instance ID, so that instances of two
 	// environments on one server never share one.
 	InstancePrefix string
@@ -62,13 +72,14 @@ type Config struct {
 
 // Engine runs deployments for every service.
 type Engine struct {
-	store  *state.Store
-	driver runtime.Driver
-	sw     Switch
-	log    *slog.Logger
-	now    func() time.Time
-	prefix string // of instance IDs
-	onDep  func(state.Deployment, string, string)
+	store   *state.Store
+	driver  runtime.Driver
+	builder Builder
+	sw      Switch
+	log     *slog.Logger
+	now     func() time.Time
+	prefix  string // of instance IDs
+	onDep   func(state.Deployment, string, string)
 
 	ctx    context.Context // cancelled by Shutdown: running deployments roll back
 	cancel context.CancelFunc
@@ -85,6 +96,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		store:    cfg.Store,
 		driver:   cfg.Driver,
+		builder:  cfg.Builder,
 		sw:       cfg.Switch,
 		log:      cfg.Log,
 		prefix:   cfg.InstancePrefix,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/proxy"
+	"github.com/teal-deploy/teal/internal/runtime"
 	"github.com/teal-deploy/teal/internal/runtime/process"
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
@@ -38,6 +39,11 @@ type harness struct {
 	store  *state.Store
 	px     *proxy.Proxy
 	eng    *engine.Engine
+	// drivers makes the drivers of each boot, as a server starting on the
+	// same data directory makes them; nil means the process driver.
+	drivers func() (runtime.Driver, engine.Builder)
+	// image, when set, runs the instances as containers of this image.
+	image string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -56,11 +62,17 @@ func (h *harness) boot() {
 	}
 	log := slog.New(slog.DiscardHandler)
 	h.store, h.px = store, proxy.New(proxy.Options{Log: log})
+	var driver runtime.Driver = &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()}
+	var builder engine.Builder
+	if h.drivers != nil {
+		driver, builder = h.drivers()
+	}
 	h.eng = engine.New(engine.Config{
-		Store:  store,
-		Driver: &process.Driver{LogDir: filepath.Join(h.dir, "logs"), Env: os.Environ()},
-		Switch: h.px,
-		Log:    log,
+		Store:   store,
+		Driver:  driver,
+		Builder: builder,
+		Switch:  h.px,
+		Log:     log,
 	})
 	if err := h.eng.Recover(context.Background()); err != nil {
 		h.t.Fatal(err)
@@ -105,10 +117,16 @@ func (h *harness) desired(count int, b runtimetest.Behaviour) spec.Desired {
 	web.Version = b.Version
 	web.DesiredCount = count
 	web.Process = &spec.Process{Command: []string{self}, Env: b.Env(), Dir: h.dir}
+	if h.image != "" {
+		env := b.Env()
+		env[runtimetest.EnvHost] = "0.0.0.0"
+		web.Process = nil
+		web.Container = &spec.Container{Image: h.image, Port: 8080, Env: env, Pull: spec.PullNever}
+	}
 	web.Routes = []spec.Route{{LoadBalancer: "public", Path: "/*"}}
 	web.HealthCheck.Path = "/health"
 	web.HealthCheck.Interval = spec.Duration(50 * time.Millisecond)
-	web.HealthCheck.GracePeriod = spec.Duration(300 * time.Millisecond)
+	web.HealthCheck.GracePeriod = spec.Duration(time.Second) // the race detector slows the instances' start
 	web.HealthCheck.UnhealthyThreshold = 2
 	web.Deploy.ReadyTimeout = spec.Duration(10 * time.Second)
 	web.Deploy.DrainTimeout = spec.Duration(5 * time.Second)
@@ -580,6 +598,10 @@ func TestCrashedInstanceIsReplaced(t *testing.T) {
 			}
 		}
 		return len(now) == 2 && !now[victim.ID]
+	})
+	waitFor(t, func() bool { // the repair sees its instance healthy at its next look
+		d := h.status().Deployment
+		return d != nil && d.Kind == state.KindRepair && d.Status != state.Running
 	})
 	if code, _, _ := h.get(); code != 200 {
 		t.Errorf("after the replacement: %d", code)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		running []state.Deployment
 		records []state.Instance
 		revs    = map[slotKey]state.Revision{}
+		runs    = map[string]spec.Template{} // by instance ID: what it runs, which names its driver
 	)
 	err := e.store.View(func(tx *state.Tx) error {
 		var err error
@@ -45,6 +47,11 @@ func (e *Engine) Recover(ctx context.Context) error {
 		}
 		if records, err = tx.Instances(); err != nil {
 			return err
+		}
+		for _, rec := range records {
+			if r, err := tx.Revision(rec.Service, rec.Revision); err == nil {
+				runs[rec.ID] = r.Spec.Template()
+			}
 		}
 		for _, s := range svcs {
 			for _, p := range []*state.Placement{s.Live, s.Previous} {
@@ -80,12 +87,16 @@ func (e *Engine) Recover(ctx context.Context) error {
 
 	adopted := map[slotKey][]runtime.Instance{}
 	for _, rec := range records {
-		inst, err := e.driver.Adopt(ctx, runtime.InstanceSpec{ID: rec.ID, Service: rec.Service, Revision: rec.Revision, Slot: rec.Slot}, rec.Handle)
+		rs := runtime.InstanceSpec{ID: rec.ID, Service: rec.Service, Revision: rec.Revision, Slot: rec.Slot,
+			Process: runs[rec.ID].Process, Container: runs[rec.ID].Container}
+		inst, err := e.driver.Adopt(ctx, rs, rec.Handle)
 		if err != nil {
+			msg := fmt.Sprintf("instance %s stopped while no server watched it", rec.ID)
 			if !errors.Is(err, runtime.ErrGone) {
 				e.log.Warn("adopt instance", "instance", rec.ID, "err", err)
+				msg = fmt.Sprintf("instance %s could not be adopted: %v", rec.ID, err)
 			}
-			e.event(state.Event{Service: rec.Service, Type: "instance.gone", Message: fmt.Sprintf("instance %s stopped while no server watched it", rec.ID)})
+			e.event(state.Event{Service: rec.Service, Type: "instance.gone", Message: msg})
 			e.forget(rec.ID)
 			continue
 		}
@@ -113,7 +124,38 @@ func (e *Engine) Recover(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	e.sweep(ctx)
 	return nil
+}
+
+// sweep has the driver remove what it started for this server that the
+// state does not record: the instances of a server that died between
+// starting them and writing them down.
+func (e *Engine) sweep(ctx context.Context) {
+	sw, ok := e.driver.(runtime.Sweeper)
+	if !ok {
+		return
+	}
+	keep := map[string]bool{}
+	err := e.store.View(func(tx *state.Tx) error {
+		recs, err := tx.Instances()
+		for _, rec := range recs {
+			keep[rec.ID] = true
+		}
+		return err
+	})
+	if err != nil {
+		e.log.Error("sweep: read instances", "err", err)
+		return
+	}
+	swept, err := sw.Sweep(ctx, func(id string) bool { return keep[id] })
+	if err != nil {
+		e.log.Warn("sweep instances that belong to nothing", "err", err)
+	}
+	if len(swept) > 0 {
+		e.event(state.Event{Type: "instances.swept",
+			Message: fmt.Sprintf("removed %s that the state did not record: %s", count(len(swept), "instance"), strings.Join(swept, ", "))})
+	}
 }
 
 // releaseStaleLocks frees the locks of operations of a server that is no
@@ -252,7 +294,7 @@ func (e *Engine) restore(ctx context.Context, svc state.Service, revs map[slotKe
 // until their checks say otherwise.
 func (e *Engine) regroup(svc state.Service, rev state.Revision, k slotKey, adopted map[slotKey][]runtime.Instance) *group {
 	applied := svc.Spec
-	applied.Version, applied.Process = rev.Spec.Version, rev.Spec.Process
+	applied = applied.WithTemplate(rev.Spec.Template())
 	g := &group{rev: rev, spec: applied, slot: k.slot}
 	for _, inst := range adopted[k] {
 		g.members = append(g.members, e.watch(svc.Name, g, inst, svc.Spec.HealthCheck, true, func() {}))

@@ -58,7 +58,7 @@ func (e *Engine) Rollback(name string, to int, actor string, rep Reporter) (stat
 		return state.Deployment{}, err
 	}
 	applied := svc.Spec
-	applied.Version, applied.Process = rev.Spec.Version, rev.Spec.Process
+	applied = applied.WithTemplate(rev.Spec.Template())
 
 	if live != nil && prev != nil && prev.rev.Number == to && prev.allHealthy() {
 		return e.instantRollback(s, live, prev, applied, actor, rep)

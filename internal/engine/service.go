@@ -136,11 +136,19 @@ func instanceID(service string, rev int, slot spec.Slot) string {
 // startMember starts one instance of g's revision and its health checks.
 func (e *Engine) startMember(ctx context.Context, service string, g *group, hc spec.HealthCheck, wake func()) (*member, error) {
 	rs := runtime.InstanceSpec{
-		ID:       e.prefix + instanceID(service, g.rev.Number, g.slot),
-		Service:  service,
-		Revision: g.rev.Number,
-		Slot:     g.slot,
-		Process:  g.spec.Process,
+		ID:        e.prefix + instanceID(service, g.rev.Number, g.slot),
+		Service:   service,
+		Revision:  g.rev.Number,
+		Slot:      g.slot,
+		Process:   g.spec.Process,
+		Container: g.spec.Container,
+	}
+	if c := rs.Container; c != nil && g.spec.Build != nil && c.Pull == spec.PullAlways {
+		// "always" pulled the base images of the build; the image itself
+		// was built here and is in no registry.
+		built := *c
+		built.Pull = spec.PullMissing
+		rs.Container = &built
 	}
 	// The record comes first, without a handle: a server killed while the
 	// instance starts must still find it (the driver can, by its ID) and

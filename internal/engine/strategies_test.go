@@ -162,11 +162,11 @@ func TestCanaryPromoteAndAbort(t *testing.T) {
 	if r.Error != "" {
 		t.Fatalf("promoted canary: %s", r.Error)
 	}
-	names := stepNames(*r.Deployment)
-	for _, want := range []string{"start,health,shift,hold,shift,hold,switch,drain"} {
-		if names != want {
-			t.Errorf("canary steps %s, want %s", names, want)
-		}
+	// A step may hold twice: for its pause, then for want of traffic
+	// when the load was too slow to give the analysis its minimum.
+	names := strings.ReplaceAll(stepNames(*r.Deployment), "hold,hold", "hold")
+	if want := "start,health,shift,hold,shift,hold,switch,drain"; names != want {
+		t.Errorf("canary steps %s, want %s", stepNames(*r.Deployment), want)
 	}
 	waitFor(t, func() bool { _, v, _ := h.get(); return v == "v2" })
 

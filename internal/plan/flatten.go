@@ -31,15 +31,39 @@ func flatten(s spec.Service) []attr {
 	add("desired_count", strconv.Itoa(s.DesiredCount), false)
 	if p := s.Process; p != nil {
 		add("process.command", joinQuoted(p.Command), true)
-		keys := make([]string, 0, len(p.Env))
-		for k := range p.Env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			add("process.env."+k, quote(p.Env[k]), true)
-		}
+		addMap(add, "process.env.", p.Env)
 		add("process.dir", quote(p.Dir), true)
+	}
+	if c := s.Container; c != nil {
+		add("container.image", quote(c.Image), true)
+		if c.Entrypoint != nil {
+			add("container.entrypoint", joinQuoted(c.Entrypoint), true)
+		}
+		if c.Command != nil {
+			add("container.command", joinQuoted(c.Command), true)
+		}
+		addMap(add, "container.env.", c.Env)
+		if c.Port != 0 {
+			add("container.port", strconv.Itoa(c.Port), true)
+		}
+		if c.Memory != 0 {
+			add("container.memory", quote(c.Memory.String()), true)
+		}
+		if c.CPUs != 0 {
+			add("container.cpus", strconv.FormatFloat(c.CPUs, 'g', -1, 64), true)
+		}
+		if c.Volumes != nil {
+			add("container.volumes", joinQuoted(c.Volumes), true)
+		}
+		if c.Network != "" {
+			add("container.network", quote(c.Network), true)
+		}
+		add("container.pull", quote(string(c.Pull)), true)
+	}
+	if b := s.Build; b != nil {
+		add("build.context", quote(b.Context), true)
+		add("build.dockerfile", quote(b.Dockerfile), true)
+		addMap(add, "build.args.", b.Args)
 	}
 	for i, r := range s.Routes {
 		at := fmt.Sprintf("route[%d].", i)
@@ -140,4 +164,16 @@ func flattenLB(lb spec.LoadBalancer) []attr {
 	add("limits.request_body", quote(lb.Limits.RequestBody.String()))
 	add("limits.header", quote(lb.Limits.Header.String()))
 	return out
+}
+
+// addMap adds one attribute per key of m, in key order.
+func addMap(add func(path, value string, template bool), prefix string, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add(prefix+k, quote(m[k]), true)
+	}
 }

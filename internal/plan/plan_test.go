@@ -42,6 +42,10 @@ func TestDiff(t *testing.T) {
 	rerouted.Routes = []spec.Route{{LoadBalancer: "public", Path: "/app/*", Priority: 10}}
 	rechecked := web("1.0")
 	rechecked.HealthCheck.Interval = spec.Duration(5 * time.Second)
+	containerized := web("2.0")
+	containerized.Process = nil
+	containerized.Container = &spec.Container{Image: "registry.example/web:2.0", Port: 8080, Memory: 512 << 20, CPUs: 0.5, Pull: spec.PullMissing}
+	containerized.Build = &spec.Build{Context: "/srv/demo", Dockerfile: "Dockerfile"}
 	reporting := spec.NewService("reporting")
 	reporting.Process = &spec.Process{Command: []string{"reporting"}, Dir: "/srv"}
 
@@ -85,6 +89,12 @@ func TestDiff(t *testing.T) {
 			desired:      spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{web("1.0")}},
 			current:      Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{{Spec: web("1.0"), NextRevision: 2}}},
 			wantRevision: 2, wantCounts: [3]int{0, 1, 0},
+		},
+		{
+			name:         "to_container",
+			desired:      spec.Desired{LoadBalancers: []spec.LoadBalancer{public}, Services: []spec.Service{containerized}},
+			current:      Current{LoadBalancers: []spec.LoadBalancer{public}, Services: []CurrentService{live(web("1.0"), 3)}},
+			wantRevision: 4, wantCounts: [3]int{0, 1, 0},
 		},
 		{
 			name:    "drift",

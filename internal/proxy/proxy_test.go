@@ -310,3 +310,36 @@ func TestMoveListener(t *testing.T) {
 		t.Errorf("a second listener on a taken address: %v", err)
 	}
 }
+
+// Pools shows each slot's weight and targets, and the targets' counters
+// are the ones requests through the load balancer move.
+func TestPools(t *testing.T) {
+	p, url := lb(t)
+	if got := p.Pools("nope"); got != nil {
+		t.Errorf("unknown service: %+v", got)
+	}
+	b1 := healthyTarget(t, p, "b1", backendServer(t, "b1"))
+	g1 := healthyTarget(t, p, "g1", backendServer(t, "g1"))
+	p.SetPool("web", spec.Blue, []*Target{b1})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	if got := p.Pools("web"); len(got) != 1 || got[0].Slot != spec.Blue || got[0].Weight != 100 || len(got[0].Targets) != 1 || got[0].Targets[0] != b1 {
+		t.Errorf("blue live, nothing in green: %+v", got)
+	}
+	p.SetPool("web", spec.Green, []*Target{g1})
+	p.SetWeights("web", Weights{spec.Blue: 75, spec.Green: 25})
+	for range 100 {
+		get(t, http.DefaultClient, url+"/")
+	}
+	got := p.Pools("web")
+	if len(got) != 2 || got[0].Weight != 75 || got[1].Slot != spec.Green || got[1].Weight != 25 {
+		t.Fatalf("a canary at 25%%: %+v", got)
+	}
+	blue, green := got[0].Targets[0].Stats(), got[1].Targets[0].Stats()
+	if blue.Requests != 75 || green.Requests != 25 || blue.Errors+green.Errors != 0 {
+		t.Errorf("100 requests at 75/25: blue %+v, green %+v", blue, green)
+	}
+	p.SetWeights("web", Weights{spec.Green: 100})
+	if got := p.Pools("web"); got[0].Weight != 0 || len(got[0].Targets) != 1 || got[1].Weight != 100 {
+		t.Errorf("after the switch, blue is warm with no weight: %+v", got)
+	}
+}

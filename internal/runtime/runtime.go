@@ -1,7 +1,8 @@
 // Package runtime is the contract between teal's engine and what runs
 // instances: a Driver starts them, an Instance reports its address, its
 // exit and its output, and stops. The process driver is in process/; every
-// driver passes the conformance suite in runtimetest/.
+// driver passes the conformance suite in runtimetest/. The container
+// driver is in container/.
 package runtime
 
 import (
@@ -59,13 +60,24 @@ type LogOptions struct {
 // ErrGone is returned by Adopt for an instance that no longer runs.
 var ErrGone = errors.New("instance is no longer running")
 
-// InstanceSpec is everything a driver needs to start one instance.
+// Sweeper is a Driver that can find instances it started which the state
+// does not know of: those of a server that died after it started them and
+// before it recorded them. The engine calls Sweep once it has recovered,
+// with the instances it keeps; the driver stops and removes every other
+// instance it started for this server, and returns their IDs.
+type Sweeper interface {
+	Sweep(ctx context.Context, keep func(id string) bool) ([]string, error)
+}
+
+// InstanceSpec is everything a driver needs to start one instance. One of
+// Process and Container is set, and says which driver runs it.
 type InstanceSpec struct {
-	ID       string // unique among all instances the server has started
-	Service  string
-	Revision int
-	Slot     spec.Slot
-	Process  *spec.Process
+	ID        string // unique among all instances the server has started
+	Service   string
+	Revision  int
+	Slot      spec.Slot
+	Process   *spec.Process
+	Container *spec.Container
 }
 
 // Instance is one running copy of a revision.
@@ -96,12 +108,17 @@ type ExitStatus struct {
 	Signal  string // the signal that killed it, if one did
 	Stopped bool   // it ended because Stop was called
 	Unknown bool   // the code is not known: the instance was adopted, not started, by this server
-	At      time.Time
+	// OOMKilled says the kernel killed it for using more memory than its
+	// limit allows.
+	OOMKilled bool
+	At        time.Time
 }
 
 func (e ExitStatus) String() string {
 	var s string
-	if e.Unknown {
+	if e.OOMKilled {
+		s = "killed for running out of memory (it used all its memory limit)"
+	} else if e.Unknown {
 		s = "exited (status unknown: it was started by an earlier server)"
 	} else if e.Signal != "" {
 		s = "killed by signal " + e.Signal

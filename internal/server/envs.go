@@ -14,6 +14,8 @@ import (
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
+	"github.com/teal-deploy/teal/internal/runtime"
+	"github.com/teal-deploy/teal/internal/runtime/container"
 	"github.com/teal-deploy/teal/internal/runtime/process"
 	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
@@ -36,6 +38,9 @@ type environment struct {
 	name   string
 	store  *state.Store
 	engine *engine.Engine
+	// containers is the environment's container driver; it does not
+	// connect until a container service needs it.
+	containers *container.Driver
 }
 
 // envFor returns the environment named, "" being the default; with
@@ -98,12 +103,21 @@ func (s *Server) openEnv(name string) (*environment, error) {
 	if name != "" {
 		prefix = name + "-"
 	}
+	// The containers of an environment are those labelled with its data
+	// directory: another environment, or another server, on the same
+	// engine sweeps only its own.
+	containers, err := container.New(container.Config{Host: s.cfg.DockerHost, Owner: dir})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	driver := &process.Driver{LogDir: filepath.Join(dir, LogDir), Env: os.Environ(),
 		LogMaxSize: s.cfg.Logs.MaxSize, LogFiles: s.cfg.Logs.Files, LogRetention: s.cfg.Logs.Retention}
 	go driver.Maintain(s.bg)
-	return &environment{name: name, store: store, engine: engine.New(engine.Config{
+	return &environment{name: name, store: store, containers: containers, engine: engine.New(engine.Config{
 		Store:          store,
-		Driver:         driver,
+		Driver:         &runtime.ByKind{Process: driver, Container: containers},
+		Builder:        containers,
 		Switch:         envSwitch{p: s.proxy, env: name},
 		Log:            s.log.With("env", orDefault(name)),
 		InstancePrefix: prefix,
@@ -151,6 +165,7 @@ func (s *Server) shutdownEnvs(ctx context.Context) {
 	s.envMu.Unlock()
 	for _, e := range envs {
 		e.engine.Shutdown(ctx)
+		e.containers.Close()
 		if err := e.store.Close(); err != nil {
 			s.log.Error("close state", "env", orDefault(e.name), "err", err)
 		}

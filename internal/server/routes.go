@@ -48,17 +48,19 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/state/versions", s.in(false, s.stateVersions))
 	mux.Handle("GET /v1/locks", s.in(false, s.locks))
 	mux.Handle("POST /v1/locks/{id}/force-unlock", s.in(false, s.forceUnlock))
+	mux.Handle("POST /v1/token/rotate", handler(s.rotateToken))
 	return s.authenticate(mux)
 }
 
 // adminRoutes lists what the admin listener serves: metrics for
-// Prometheus. It holds no secret and changes nothing.
+// Prometheus, and the dashboard. Reading them needs nothing; the
+// dashboard's actions need the token.
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "teal admin listener: /metrics")
-	})
+	// GET / (the page), GET /dashboard/static/FILE, GET /dashboard/events
+	// (server-sent events), POST /dashboard/services/NAME/ACTION?env=ENV.
+	mux.Handle("/", s.dash)
 	return mux
 }
 
@@ -66,9 +68,9 @@ func (s *Server) adminRoutes() http.Handler {
 // protected by its file mode (0600) instead.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.token != "" {
+		if s.tcp {
 			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(*s.token.Load())) != 1 {
 				writeError(w, &api.Error{Kind: api.KindUnauthorized, Message: "this API needs the token from the server's data directory (--token or TEAL_TOKEN)"})
 				return
 			}
@@ -133,24 +135,9 @@ func apiError(err error) *api.Error {
 	}
 }
 
-var statusOf = map[string]int{
-	api.KindInvalid:      http.StatusBadRequest,
-	api.KindNotFound:     http.StatusNotFound,
-	api.KindBusy:         http.StatusConflict,
-	api.KindStale:        http.StatusConflict,
-	api.KindConflict:     http.StatusConflict,
-	api.KindShuttingDown: http.StatusServiceUnavailable,
-	api.KindUnauthorized: http.StatusUnauthorized,
-	api.KindFailed:       http.StatusInternalServerError,
-}
-
 func writeError(w http.ResponseWriter, err error) {
 	e := apiError(err)
-	code, ok := statusOf[e.Kind]
-	if !ok {
-		code = http.StatusInternalServerError
-	}
-	writeJSON(w, code, map[string]*api.Error{"error": e})
+	writeJSON(w, e.HTTPStatus(), map[string]*api.Error{"error": e})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -530,4 +517,15 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, eng *engine.Engine
 		return nil
 	}
 	return sw.result(api.LogsResult{Lines: n})
+}
+
+// rotateToken answers with the new token: a client on TCP has just lost
+// the one it used.
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	token, err := s.RotateToken()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.TokenResponse{Token: token, File: s.TokenFile()})
+	return nil
 }

@@ -1,6 +1,7 @@
-// Package server wires teal together: the state store, the process driver,
-// the load balancer and the engine, behind an HTTP API on a unix socket
-// (or TCP with a token). It is the one place where the parts meet.
+// Package server wires teal together: the state store, the process and
+// container drivers, the load balancer and the engine, behind an HTTP API
+// on a unix socket (or TCP with a token). It is the one place where the
+// parts meet.
 package server
 
 import (
@@ -17,11 +18,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/teal-deploy/teal/internal/dashboard"
 	"github.com/teal-deploy/teal/internal/engine"
 	"github.com/teal-deploy/teal/internal/notify"
 	"github.com/teal-deploy/teal/internal/proxy"
@@ -41,10 +44,18 @@ type Config struct {
 	DataDir string
 	// API is where the API listens: "unix:///path/teal.sock" (the default,
 	// in DataDir) or "tcp://127.0.0.1:7171", which needs the token in
-	// DataDir/token.
+	// DataDir/token. The token file is made in every case: the dashboard's
+	// actions need it too.
 	API string
-	// Admin, when set, is where /metrics (Prometheus) is served, like
-	// "127.0.0.1:7070".
+	// DockerHost is the container engine's address, for services that run
+	// as containers: "unix:///run/podman/podman.sock". Empty means
+	// $DOCKER_HOST, else unix:///var/run/docker.sock. An engine that does
+	// not answer fails the deployments of container services only.
+	DockerHost string
+	// Admin, when set, is where the dashboard (at /) and /metrics
+	// (Prometheus) are served, like "127.0.0.1:7070". Both can be read by
+	// anyone who reaches the address; the dashboard's actions need the
+	// token.
 	Admin string
 	// AccessLog receives the JSON access log of load balancers that ask
 	// for one; nil discards it.
@@ -84,10 +95,13 @@ type Server struct {
 	apiLn   net.Listener
 	admin   *http.Server
 	adminLn net.Listener
+	dash    *dashboard.Dashboard
 	metrics *prometheus.Registry
-	token   string          // required on TCP; empty on the unix socket
-	socket  string          // path to remove on shutdown
-	bg      context.Context // the server's own work: rotating logs
+	tokenMu sync.Mutex             // serialises rotations
+	token   atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp     bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
+	socket  string                 // path to remove on shutdown
+	bg      context.Context        // the server's own work: rotating logs
 	stopBg  context.CancelFunc
 }
 
@@ -111,6 +125,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.API = "unix://" + filepath.Join(dir, SocketFile)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, envs: map[string]*environment{}, notify: notify.New(cfg.Webhooks, cfg.Log)}
+	token, err := s.loadToken()
+	if err != nil {
+		return nil, err
+	}
+	s.token.Store(&token)
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.proxy = proxy.New(proxy.Options{Log: cfg.Log, AccessLog: cfg.AccessLog, OnPassive: s.passive})
 	for _, name := range s.existingEnvs() {
@@ -148,13 +167,16 @@ func (s *Server) APIAddr() string {
 	return "http://" + s.apiLn.Addr().String()
 }
 
-// AdminAddr returns where /metrics is served, or "".
+// AdminAddr returns where the dashboard and /metrics are served, or "".
 func (s *Server) AdminAddr() string {
 	if s.adminLn == nil {
 		return ""
 	}
 	return s.adminLn.Addr().String()
 }
+
+// TokenFile returns the path of the file that holds the token.
+func (s *Server) TokenFile() string { return filepath.Join(s.cfg.DataDir, TokenFile) }
 
 // Start takes over what the state records (listeners, instances) and
 // starts serving the API.
@@ -184,6 +206,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		s.adminLn = aln
+		s.dash = dashboard.New(dashboardBackend{s}, *s.token.Load(), s.log)
 		s.admin = &http.Server{Handler: s.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -191,7 +214,7 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr())
+	s.log.Info("teal server started", "data_dir", s.cfg.DataDir, "api", s.APIAddr(), "container_engine", s.envs[""].containers.Host())
 	return nil
 }
 
@@ -215,11 +238,7 @@ func (s *Server) listenAPI() (net.Listener, error) {
 		s.socket = path
 		return ln, nil
 	case strings.HasPrefix(s.cfg.API, "tcp://"):
-		token, err := s.loadToken()
-		if err != nil {
-			return nil, err
-		}
-		s.token = token
+		s.tcp = true
 		ln, err := net.Listen("tcp", strings.TrimPrefix(s.cfg.API, "tcp://"))
 		if err != nil {
 			return nil, fmt.Errorf("API listener: %w", err)
@@ -230,9 +249,11 @@ func (s *Server) listenAPI() (net.Listener, error) {
 	}
 }
 
-// loadToken reads the API token, creating one on first use.
+// loadToken reads the API token, creating one (mode 0600) on first use.
+// It is made whatever the API listens on, so that the dashboard's actions
+// can be authorised by someone who can read the data directory.
 func (s *Server) loadToken() (string, error) {
-	path := filepath.Join(s.cfg.DataDir, TokenFile)
+	path := s.TokenFile()
 	b, err := os.ReadFile(path)
 	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
 		return strings.TrimSpace(string(b)), nil
@@ -240,15 +261,43 @@ func (s *Server) loadToken() (string, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("API token: %w", err)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	token, err := newToken()
+	if err != nil {
 		return "", err
 	}
-	token := hex.EncodeToString(raw)
 	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("API token: %w", err)
 	}
 	return token, nil
+}
+
+// RotateToken makes a new token, writes it to the token file and makes it
+// the one the API on TCP and the dashboard's actions need, at once: the
+// old one no longer works.
+func (s *Server) RotateToken() (string, error) {
+	s.tokenMu.Lock()
+	defer s.tokenMu.Unlock()
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(s.TokenFile(), []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("API token: %w", err)
+	}
+	s.token.Store(&token)
+	if s.dash != nil {
+		s.dash.SetToken(token)
+	}
+	s.log.Info("API token rotated", "file", s.TokenFile())
+	return token, nil
+}
+
+func newToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(raw), nil
 }
 
 // Shutdown stops the API, lets requests in flight on the load balancers
@@ -261,6 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	if s.admin != nil {
 		s.admin.Close()
+		s.dash.Close()
 	}
 	s.closeAll(ctx)
 }

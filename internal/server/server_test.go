@@ -57,6 +57,11 @@ func TestSocketMode(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, StateFile)); st.Mode().Perm() != 0o600 {
 		t.Errorf("state file mode %v, want 0600", st.Mode())
 	}
+	// The token is made on the socket too, for the dashboard's actions;
+	// the socket itself does not ask for it.
+	if st, err := os.Stat(filepath.Join(s.cfg.DataDir, TokenFile)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v, want mode 0600", err)
+	}
 	c, err := api.NewClient(s.APIAddr(), "", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +102,27 @@ func TestTCPNeedsToken(t *testing.T) {
 	c, _ := api.NewClient("http://"+addr, strings.TrimSpace(string(token)), "test")
 	if _, err := c.Status(context.Background(), ""); err != nil {
 		t.Errorf("with the token: %v", err)
+	}
+
+	// Rotated: the old token stops working at once, the new one is in
+	// the file, and the dashboard's actions want it too.
+	rotated, err := c.RotateToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFile, _ := os.ReadFile(filepath.Join(s.cfg.DataDir, TokenFile))
+	if rotated.Token == strings.TrimSpace(string(token)) || strings.TrimSpace(string(inFile)) != rotated.Token || len(rotated.Token) != 64 {
+		t.Errorf("rotated to %q; the file holds %q; the old was %q", rotated.Token, inFile, token)
+	}
+	if _, err := c.Status(context.Background(), ""); !errors.As(err, &ae) || ae.Kind != api.KindUnauthorized {
+		t.Errorf("the old token after a rotation: %v, want unauthorized", err)
+	}
+	c, _ = api.NewClient("http://"+addr, rotated.Token, "test")
+	if _, err := c.Status(context.Background(), ""); err != nil {
+		t.Errorf("the new token: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(s.cfg.DataDir, TokenFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("rotated token file mode %v", st.Mode())
 	}
 }
 
@@ -208,5 +234,27 @@ func TestWebhook(t *testing.T) {
 	}
 	if strings.Join(events, ",") != "started,switched,succeeded" {
 		t.Errorf("webhook got %v", events)
+	}
+}
+
+// A server does not start on a damaged state file: it names the file and
+// the backup to go back to, and leaves both as they are.
+func TestDamagedStateIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.closeAll(context.Background())
+	path := filepath.Join(dir, StateFile)
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "state file "+path+" is damaged") || !strings.Contains(err.Error(), "cp "+path+".backup "+path) {
+		t.Fatalf("a server on a damaged state: %v", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 4096 {
+		t.Errorf("the damaged file was changed: %v %v", st, err)
 	}
 }

@@ -17,6 +17,9 @@ const (
 	DefaultUnhealthyThreshold = 3
 	DefaultGracePeriod        = Duration(30 * time.Second)
 
+	DefaultPull       = PullMissing
+	DefaultDockerfile = "Dockerfile"
+
 	DefaultConsecutive5xx = 5
 
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
@@ -87,6 +90,17 @@ func NewService(name string) Service {
 // balancer, which defaults to the only one declared.
 func NewRoute() Route {
 	return Route{Path: DefaultRoutePath}
+}
+
+// NewContainer returns a container with every default filled in.
+func NewContainer() Container {
+	return Container{Pull: DefaultPull}
+}
+
+// NewBuild returns a build of the directory dir with every default filled
+// in.
+func NewBuild(dir string) Build {
+	return Build{Context: dir, Dockerfile: DefaultDockerfile}
 }
 
 // NewPreview returns a preview block with its defaults: the header

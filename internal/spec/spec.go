@@ -74,6 +74,8 @@ type Service struct {
 	Version      string      `json:"version"`
 	DesiredCount int         `json:"desired_count"`
 	Process      *Process    `json:"process,omitempty"`
+	Container    *Container  `json:"container,omitempty"`
+	Build        *Build      `json:"build,omitempty"`
 	Routes       []Route     `json:"routes,omitempty"`
 	HealthCheck  HealthCheck `json:"health_check"`
 	Deploy       Deploy      `json:"deploy"`
@@ -346,14 +348,28 @@ func (s Slot) Other() Slot {
 // A change to it needs a new revision and a deployment; every other
 // attribute (routes, health check, count, deploy settings) is applied in
 // place.
+//
+// Build is part of it: a revision is deployed from the image its build
+// made, so a changed build is a new revision; a changed source tree under
+// an unchanged build is not (change the version, which tags the image).
 type Template struct {
-	Version string   `json:"version"`
-	Process *Process `json:"process,omitempty"`
+	Version   string     `json:"version"`
+	Process   *Process   `json:"process,omitempty"`
+	Container *Container `json:"container,omitempty"`
+	Build     *Build     `json:"build,omitempty"`
 }
 
 // Template returns the part of s that makes a revision.
 func (s Service) Template() Template {
-	return Template{Version: s.Version, Process: s.Process}
+	return Template{Version: s.Version, Process: s.Process, Container: s.Container, Build: s.Build}
+}
+
+// WithTemplate returns s running t: s's routes, count, checks and deploy
+// settings with t's version and how to run it, as for a rollback to an
+// earlier revision.
+func (s Service) WithTemplate(t Template) Service {
+	s.Version, s.Process, s.Container, s.Build = t.Version, t.Process, t.Container, t.Build
+	return s
 }
 
 // Hash returns a short, stable fingerprint of t, shown in history so that
@@ -361,7 +377,7 @@ func (s Service) Template() Template {
 func (t Template) Hash() string {
 	b, err := json.Marshal(t) // maps marshal with sorted keys, so this is canonical
 	if err != nil {
-		panic(err) // a Template always marshals: strings, slices and maps of strings
+		panic(err) // a Template always marshals: strings, numbers (validated, never NaN), slices and maps
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6])

@@ -21,7 +21,58 @@ func TestValidate(t *testing.T) {
 		want   string // "" for valid; else "path: message" prefix
 	}{
 		{"defaults are valid", func(d *Desired) {}, ""},
-		{"no process", func(d *Desired) { d.Services[0].Process = nil }, "service.web: a service needs a process block"},
+		{"no process", func(d *Desired) { d.Services[0].Process = nil }, "service.web: a service needs a process block or a container block"},
+		{"container is valid", func(d *Desired) { d.Services[0].Process, d.Services[0].Container = nil, container() }, ""},
+		{"process and container", func(d *Desired) { d.Services[0].Container = container() }, "service.web.container: a service runs as a process or as a container, not both"},
+		{"image", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Image = "Registry/App:1" })
+		}, `service.web.container.image: "Registry/App:1" is not an image reference: invalid reference format: repository name`},
+		{"no image", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Image = "" })
+		}, `service.web.container.image: must name an image`},
+		{"no port", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Port = 0 })
+		}, "service.web.container.port: must be the port the container serves HTTP on, from 1 to 65535, got 0"},
+		{"host network takes no port", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Network = HostNetwork })
+		}, `service.web.container.port: must be left out with network = "host"`},
+		{"host network", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Network, c.Port = HostNetwork, 0 })
+		}, ""},
+		{"no network", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Network = "none" })
+		}, `service.web.container.network: "none" would leave the load balancer no way in`},
+		{"tiny memory", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Memory = 1 << 20 })
+		}, "service.web.container.memory: must be at least 6MiB (the engine refuses less), got 1MiB"},
+		{"cpus", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.CPUs = -1 })
+		}, "service.web.container.cpus: must be between 0.01 and 1024, got -1"},
+		{"volume target", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Volumes = []string{"/srv/data:/data", "/srv/x:data"} })
+		}, `service.web.container.volumes[1]: the target "data" must be an absolute path in the container, in "/srv/x:data"`},
+		{"volume mode", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Volumes = []string{"cache:/data:rx"} })
+		}, `service.web.container.volumes[0]: the mode "rx" must be "ro" or "rw", in "cache:/data:rx"`},
+		{"pull", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Pull = "sometimes" })
+		}, `service.web.container.pull: "sometimes" is not a pull policy; expected "always" or "missing" or "never"`},
+		{"container env", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Env = map[string]string{"PORT": "1"} })
+		}, "service.web.container.env: PORT is set by teal"},
+		{"build", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container()
+			d.Services[0].Build = &Build{Context: "/src/web", Dockerfile: "deploy/Dockerfile"}
+		}, ""},
+		{"build without a container", func(d *Desired) { d.Services[0].Build = &Build{Context: "/src/web", Dockerfile: "Dockerfile"} }, "service.web.build: builds an image, so the service needs a container block"},
+		{"dockerfile outside the context", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container()
+			d.Services[0].Build = &Build{Context: "/src/web", Dockerfile: "../Dockerfile"}
+		}, `service.web.build.dockerfile: must be a path inside the build context, like "Dockerfile", got "../Dockerfile"`},
+		{"build never pulls", func(d *Desired) {
+			d.Services[0].Process, d.Services[0].Container = nil, container(func(c *Container) { c.Pull = PullNever })
+			d.Services[0].Build = &Build{Context: "/src/web", Dockerfile: "Dockerfile"}
+		}, `service.web.container.pull: "never" cannot go with a build block`},
 		{"relative dir", func(d *Desired) { d.Services[0].Process.Dir = "srv" }, `service.web.process.dir: must be an absolute path, got "srv"`},
 		{"empty command", func(d *Desired) { d.Services[0].Process.Command = nil }, "service.web.process.command: must name a program"},
 		{"bad service name", func(d *Desired) { d.Services[0].Name = "9web" }, `service.9web: service name "9web" must start with a letter`},
@@ -96,6 +147,33 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("problems: %v\nwant one starting %q", ps, tt.want)
 			}
 		})
+	}
+}
+
+func container(change ...func(*Container)) *Container {
+	c := &Container{Image: "registry.example/web:1.0", Port: 8080, Memory: 512 << 20, CPUs: 0.5, Pull: PullMissing}
+	for _, f := range change {
+		f(c)
+	}
+	return c
+}
+
+// A template holds everything that makes an instance, so a change of the
+// container or the build is a new revision, and WithTemplate puts it back.
+func TestContainerTemplate(t *testing.T) {
+	web := NewService("web")
+	web.Container = container()
+	web.Build = &Build{Context: "/src", Dockerfile: "Dockerfile"}
+	before := web.Template().Hash()
+	web.Build.Args = map[string]string{"GO_VERSION": "1.26"}
+	if web.Template().Hash() == before {
+		t.Error("a changed build keeps the template's hash")
+	}
+	other := NewService("web")
+	other.DesiredCount = 3
+	back := other.WithTemplate(web.Template())
+	if back.Container != web.Container || back.Build != web.Build || back.DesiredCount != 3 {
+		t.Errorf("WithTemplate: %+v", back)
 	}
 }
 

@@ -111,10 +111,21 @@ func (v *validator) service(at string, s Service) {
 	if s.DesiredCount < 1 || s.DesiredCount > MaxDesiredCount {
 		v.add(at+".desired_count", "must be between 1 and %d, got %d", MaxDesiredCount, s.DesiredCount)
 	}
-	if s.Process == nil {
-		v.add(at, "a service needs a process block that says how to run it")
-	} else {
+	switch {
+	case s.Process == nil && s.Container == nil:
+		v.add(at, "a service needs a process block or a container block that says how to run it")
+	case s.Process != nil && s.Container != nil:
+		v.add(at+".container", "a service runs as a process or as a container, not both; remove the process block or this one")
+	case s.Process != nil:
 		v.process(at+".process", *s.Process)
+	default:
+		v.container(at+".container", *s.Container, s.Build)
+	}
+	if s.Build != nil {
+		if s.Container == nil {
+			v.add(at+".build", "builds an image, so the service needs a container block that runs it")
+		}
+		v.build(at+".build", *s.Build)
 	}
 	v.healthCheck(at+".health_check", s.HealthCheck)
 	v.deploy(at+".deploy", s.Deploy)
@@ -225,12 +236,16 @@ func (v *validator) process(at string, p Process) {
 	if !filepath.IsAbs(p.Dir) {
 		v.add(at+".dir", "must be an absolute path, got %q", p.Dir)
 	}
-	for k := range p.Env {
+	v.env(at+".env", p.Env)
+}
+
+func (v *validator) env(at string, env map[string]string) {
+	for k := range env {
 		switch {
 		case !envNamePattern.MatchString(k):
-			v.add(at+".env", "%q is not a valid environment variable name", k)
+			v.add(at, "%q is not a valid environment variable name", k)
 		case isReserved(k):
-			v.add(at+".env", "%s is set by teal for each instance and cannot be set here", k)
+			v.add(at, "%s is set by teal for each instance and cannot be set here", k)
 		}
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
+	"os"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -21,14 +21,27 @@ var _ Backend = (*boltBackend)(nil)
 const bucketSequences = "sequences"
 
 // OpenBolt opens or creates the bbolt file at path. It fails with
-// ErrLocked when another process has it open.
+// ErrLocked when another process has it open, and with a *CorruptError
+// when the file is damaged.
 func OpenBolt(path string) (Backend, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+		if _, err := os.Stat(path + BackupSuffix); err == nil {
+			// A new file is never empty once opened: this one was emptied.
+			return nil, corrupt(path, errors.New("it is empty"))
+		}
 	}
-	if err != nil {
+	db, err := openVerified(path)
+	var damaged *CorruptError
+	var perr *os.PathError
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	case errors.As(err, &damaged):
+		return nil, err
+	case errors.As(err, &perr):
 		return nil, fmt.Errorf("open state %s: %w", path, err)
+	case err != nil:
+		return nil, corrupt(path, err) // bbolt's own word: invalid database, checksum error …
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append(Buckets, bucketSequences) {
@@ -43,6 +56,30 @@ func OpenBolt(path string) (Backend, error) {
 		return nil, fmt.Errorf("initialise state %s: %w", path, err)
 	}
 	return &boltBackend{db: db}, nil
+}
+
+// Backup writes a consistent copy of the database to dst, through a
+// temporary file renamed into place, so that dst is always whole.
+func (b *boltBackend) Backup(dst string) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		tmp := dst + ".tmp"
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = tx.WriteTo(f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return os.Rename(tmp, dst)
+	})
 }
 
 func (b *boltBackend) Update(f func(KV) error) error {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -39,6 +40,38 @@ type Store struct {
 	b          Backend
 	now        func() time.Time
 	eventsKept int
+	backups    *backups // nil for a backend that keeps none
+}
+
+// backups keeps a copy of a state file beside it, written before a write
+// when what is applied has changed since the last copy, or when the last
+// copy is older than backupEvery.
+type backups struct {
+	mu      sync.Mutex
+	b       interface{ Backup(dst string) error }
+	path    string
+	last    time.Time
+	applied bool // what is applied changed since the last copy
+	err     error
+}
+
+// backupEvery bounds how old the backup is before a write: a copy of the
+// whole file on every event would cost more than the events.
+const backupEvery = time.Minute
+
+// before writes a backup if one is due; a failure (a full disk) is kept
+// for Store.BackupError and does not stop the write, which fails on its
+// own if it must.
+func (bk *backups) before(now time.Time) {
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	if !bk.applied && now.Sub(bk.last) < backupEvery {
+		return
+	}
+	bk.err = bk.b.Backup(bk.path)
+	if bk.err == nil {
+		bk.last, bk.applied = now, false
+	}
 }
 
 // KeepEvents sets how many events the store keeps; older ones are
@@ -47,17 +80,37 @@ func (s *Store) KeepEvents(n int) { s.eventsKept = max(n, 1) }
 
 // Open opens or creates the state file at path, in bbolt. It fails with
 // ErrLocked when another process has it open.
+// Every record is read and checked first: a damaged file fails with a
+// *CorruptError that says how to go back to the backup, which is written
+// beside it (path + BackupSuffix) when it opens and before writes.
 func Open(path string) (*Store, error) {
 	b, err := OpenBolt(path)
 	if err != nil {
 		return nil, err
+	}
+	if err := b.View(checkRecords); err != nil {
+		b.Close()
+		return nil, corrupt(path, err)
 	}
 	s, err := New(b)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("state %s: %w; move the file aside to start with an empty state", path, err)
 	}
+	bk := &backups{b: b.(*boltBackend), path: path + BackupSuffix, applied: true}
+	bk.before(time.Now())
+	s.backups = bk
 	return s, nil
+}
+
+// BackupError returns why the last backup could not be written, or nil.
+func (s *Store) BackupError() error {
+	if s.backups == nil {
+		return nil
+	}
+	s.backups.mu.Lock()
+	defer s.backups.mu.Unlock()
+	return s.backups.err
 }
 
 // Format is the version of the layout a Store writes in its backend.
@@ -110,16 +163,27 @@ func (s *Store) Close() error { return s.b.Close() }
 // stored, durably, or nothing is. When f changed what is applied, a copy
 // of it is kept as a version under the new serial.
 func (s *Store) Update(f func(*Tx) error) error {
-	return s.b.Update(func(kv KV) error {
+	if s.backups != nil {
+		s.backups.before(s.now())
+	}
+	bumped := false
+	err := s.b.Update(func(kv KV) error {
 		tx := &Tx{kv: kv, now: s.now, eventsKept: s.eventsKept}
 		if err := f(tx); err != nil {
 			return err
 		}
 		if tx.bumped {
+			bumped = true
 			return tx.keepVersion()
 		}
 		return nil
 	})
+	if err == nil && bumped && s.backups != nil {
+		s.backups.mu.Lock()
+		s.backups.applied = true
+		s.backups.mu.Unlock()
+	}
+	return err
 }
 
 // View runs f in a read-only transaction that sees one consistent state.

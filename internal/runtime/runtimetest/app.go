@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,6 +28,8 @@ const (
 	EnvSay        = "TEAL_TESTAPP_SAY"         // printed to stdout at start
 	EnvUnhealthy  = "TEAL_TESTAPP_UNHEALTHY"   // "1": GET /health answers 503
 	EnvVersion    = "TEAL_TESTAPP_VERSION"     // sent back in X-Version
+	EnvHost       = "TEAL_TESTAPP_HOST"        // the address to listen on; 127.0.0.1 by default
+	EnvEatMemory  = "TEAL_TESTAPP_EAT_MEMORY"  // a number of MiB to allocate and touch at start
 	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
 	EnvLog        = "TEAL_TESTAPP_LOG"         // "1": print each request but health checks
 )
@@ -39,6 +42,7 @@ type Behaviour struct {
 	Say        string
 	Unhealthy  bool   // fail every health check
 	Version    string // answer with this version
+	EatMemory  int    // MiB to allocate at start, to run out of a memory limit
 	Fail       bool   // answer 500 to everything but the health check
 	Log        bool   // print each request but health checks
 }
@@ -62,6 +66,9 @@ func (b Behaviour) Env() map[string]string {
 	if b.Version != "" {
 		env[EnvVersion] = b.Version
 	}
+	if b.EatMemory > 0 {
+		env[EnvEatMemory] = strconv.Itoa(b.EatMemory)
+	}
 	if b.Fail {
 		env[EnvFail] = "1"
 	}
@@ -78,14 +85,24 @@ func MaybeRunApp() {
 	if os.Getenv(EnvApp) != "1" {
 		return
 	}
-	os.Exit(runApp())
+	os.Exit(RunApp())
 }
 
-func runApp() int {
+// RunApp runs the instance program as the environment scripts it and
+// returns its exit code. The container driver's tests run it as the only
+// program of an image built FROM scratch (see testapp/).
+func RunApp() int {
 	if s := os.Getenv(EnvSay); s != "" {
 		fmt.Println(s)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", os.Getenv("PORT")))
+	if mib, _ := strconv.Atoi(os.Getenv(EnvEatMemory)); mib > 0 {
+		defer runtime.KeepAlive(eat(mib))
+	}
+	host := os.Getenv(EnvHost)
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, os.Getenv("PORT")))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		return 1
@@ -141,6 +158,22 @@ func runApp() int {
 	case <-context.Background().Done():
 		return 0
 	}
+}
+
+// eat allocates mib MiB and writes to every page, so that the memory is
+// really used and counts against a limit.
+func eat(mib int) [][]byte {
+	fmt.Printf("allocating %d MiB\n", mib)
+	var eaten [][]byte
+	for range mib {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		eaten = append(eaten, b)
+	}
+	fmt.Printf("allocated %d MiB\n", mib)
+	return eaten
 }
 
 // echoWebSocket answers each message with the instance's name and the

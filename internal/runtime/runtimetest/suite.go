@@ -23,6 +23,10 @@ type Harness struct {
 	Spec func(id string, b Behaviour) runtime.InstanceSpec
 	// Broken returns a spec the driver cannot start.
 	Broken func(id string) runtime.InstanceSpec
+	// OutOfMemory returns a spec of the test program that allocates more
+	// memory than its limit allows; nil for a driver that sets no memory
+	// limit (the process driver).
+	OutOfMemory func(id string) runtime.InstanceSpec
 }
 
 // Run runs the conformance suite against h.
@@ -37,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("AdoptTakesOverARunningInstance", func(t *testing.T) { testAdopt(t, h) })
 	t.Run("AdoptNoticesExit", func(t *testing.T) { testAdoptExit(t, h) })
 	t.Run("AdoptWithoutHandle", func(t *testing.T) { testAdoptWithoutHandle(t, h) })
+	t.Run("OutOfMemoryIsReported", func(t *testing.T) { testOutOfMemory(t, h) })
 }
 
 func start(t *testing.T, h Harness, id string, b Behaviour) runtime.Instance {
@@ -220,8 +225,8 @@ func testAdopt(t *testing.T, h Harness) {
 	if body := get(t, in); !strings.Contains(body, "adopt-1") {
 		t.Errorf("adopted instance answered %q", body)
 	}
-	if !strings.Contains(strings.Join(in.LogTail(5), "\n"), "adopt me") {
-		t.Errorf("adopted LogTail = %q, want the output of the running instance", in.LogTail(5))
+	if tail, ok := logHas(in, 5, "adopt me"); !ok {
+		t.Errorf("adopted LogTail = %q, want the output of the running instance", tail)
 	}
 	if err := in.Stop(context.Background(), 5*time.Second); err != nil {
 		t.Fatalf("Stop of adopted instance: %v", err)
@@ -245,6 +250,25 @@ func testAdoptExit(t *testing.T, h Harness) {
 	}
 }
 
+func testOutOfMemory(t *testing.T, h Harness) {
+	if h.OutOfMemory == nil {
+		t.Skip("the driver sets no memory limit")
+	}
+	in, err := h.Driver.Start(context.Background(), h.OutOfMemory("oom-1"))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = in.Stop(context.Background(), time.Second) })
+	waitDone(t, in, 20*time.Second)
+	ex := in.Exit()
+	if !ex.OOMKilled || ex.Stopped {
+		t.Errorf("Exit() = %+v, want killed for memory, not stopped", ex)
+	}
+	if !strings.Contains(ex.String(), "out of memory") {
+		t.Errorf("Exit().String() = %q, want it to say out of memory", ex)
+	}
+}
+
 // A server killed while an instance started never recorded its handle:
 // the driver finds the instance by its ID.
 func testAdoptWithoutHandle(t *testing.T, h Harness) {
@@ -263,5 +287,23 @@ func testAdoptWithoutHandle(t *testing.T, h Harness) {
 	waitDone(t, orig, 5*time.Second)
 	if _, err := h.Driver.Adopt(context.Background(), h.Spec("adopt-9", Behaviour{}), ""); !errors.Is(err, runtime.ErrGone) {
 		t.Errorf("Adopt of an instance that never ran: %v", err)
+	}
+}
+
+// logHas reports whether the last n lines of in's output hold want. A
+// driver whose output goes through a logging pipeline (a container
+// engine's) may show a line a moment after it was written, so it looks
+// for a second before it says no.
+func logHas(in runtime.Instance, n int, want string) ([]string, bool) {
+	deadline := time.Now().Add(time.Second)
+	for {
+		tail := in.LogTail(n)
+		if strings.Contains(strings.Join(tail, "\n"), want) {
+			return tail, true
+		}
+		if time.Now().After(deadline) {
+			return tail, false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

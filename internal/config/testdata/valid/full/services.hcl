@@ -111,3 +111,31 @@ service "worker" {
     path          = "/reporting*"
   }
 }
+
+service "api" {
+  version = var.version
+
+  container {
+    image      = "registry.example/api:${var.version}"
+    entrypoint = ["/bin/api"]
+    command    = ["serve", "--verbose"]
+    env        = { ENVIRONMENT = var.environment }
+    port       = 8080
+    memory     = "512MiB"
+    cpus       = 0.5
+    volumes    = ["./data:/data", "cache:/var/cache:ro"]
+    network    = "backend"
+    pull       = "always"
+  }
+
+  build {
+    context    = "api"
+    dockerfile = "deploy/Dockerfile"
+    args       = { VERSION = var.version }
+  }
+
+  route {
+    load_balancer = "internal"
+    path          = "/api/*"
+  }
+}
