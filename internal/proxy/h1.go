@@ -328,6 +328,10 @@ func parseResponseHead(buf []byte, r *h1Response) int {
 		}
 	}
 	r.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+	if r.status < 100 {
+		return -1
+	}
+	http10 := line[7] == '0'
 	if len(line) > 12 {
 		if line[12] != ' ' {
 			return -1
@@ -386,6 +390,8 @@ func parseResponseHead(buf []byte, r *h1Response) int {
 		}
 	}
 	switch {
+	case te != nil && http10:
+		return -1 // HTTP/1.0 has no Transfer-Encoding: ambiguous
 	case te != nil && equalFold(te, "chunked"):
 		r.chunked = true
 		r.contentLength = -1 // Transfer-Encoding wins (RFC 9112 6.3)
