@@ -24,6 +24,9 @@ type load struct {
 	Requests     int64
 	Non2xx       int64 // answers of 400 and above (wrk counts these)
 	SocketErrors int64 // connect, read, write and timeout errors
+	// CPU is the CPU time the proxy's processes used per request; 0 for
+	// the direct connection.
+	CPU time.Duration
 }
 
 // loadSpec says how to load a URL.

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ type options struct {
 	services    int
 	only        string
 	keep        bool
+	profile     string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.services, "services", 1, "services in teal's routing table (each past the first has 10 routes)")
 	fs.StringVar(&o.only, "only", "direct,teal,HAProxy,nginx", "participants, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs and logs)")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of teal over the whole run to this file (go tool pprof reads it)")
 	smoke := fs.Bool("smoke", false, "a quick check that the harness works: 1 round of 1s, 8 connections, 20 switches in 3s")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -129,7 +132,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		measured = append(measured, &participant{name: "direct", url: "http://" + e.blue + "/"})
 	}
 	if want["teal"] {
-		if err := add(startTeal(e, o.services)); err != nil {
+		profile := o.profile
+		if profile != "" {
+			if profile, err = filepath.Abs(profile); err != nil {
+				return err
+			}
+		}
+		if err := add(startTeal(e, o.services, profile)); err != nil {
 			return err
 		}
 	}
@@ -170,9 +179,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			r := round{}
 			for j := range measured {
 				p := measured[(i+j)%len(measured)] // a different order each round
+				cpu0 := cpuTime(p.pids())
 				l, err := gen.run(ctx, loadSpec{URL: p.url, Connections: o.connections, Duration: o.duration, Close: mode.close, Pin: genPin})
 				if err != nil {
 					return fmt.Errorf("%s: %w", p.name, err)
+				}
+				if pids := p.pids(); pids != nil && l.Requests > 0 {
+					l.CPU = (cpuTime(pids) - cpu0) / time.Duration(l.Requests)
 				}
 				r[p.name] = l
 			}

@@ -31,6 +31,17 @@ type participant struct {
 	procs    []*exec.Cmd
 }
 
+// pids are the participant's processes (nil for the direct connection).
+func (p *participant) pids() []int {
+	var out []int
+	for _, c := range p.procs {
+		if c.Process != nil {
+			out = append(out, c.Process.Pid)
+		}
+	}
+	return out
+}
+
 func (p *participant) stop() {
 	for _, c := range p.procs {
 		if c.Process != nil {
@@ -127,9 +138,12 @@ func startBackend(e env, name string) (*exec.Cmd, string, error) {
 	return start(e, "backend-"+name, goEnv(e.workers), filepath.Join(e.bin, "backend"), "-name", name)
 }
 
-func startTeal(e env, services int) (*participant, error) {
-	cmd, line, err := start(e, "teal", goEnv(e.workers), filepath.Join(e.bin, "tealproxy"),
-		"-blue", e.blue, "-green", e.green, "-services", strconv.Itoa(services))
+func startTeal(e env, services int, profile string) (*participant, error) {
+	args := []string{filepath.Join(e.bin, "tealproxy"), "-blue", e.blue, "-green", e.green, "-services", strconv.Itoa(services)}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cmd, line, err := start(e, "teal", goEnv(e.workers), args...)
 	if err != nil {
 		return nil, err
 	}

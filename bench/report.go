@@ -40,9 +40,9 @@ func (s spread) format(f string) string {
 func table(names []string, rounds []round) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "participant\treq/s median (range)\tp50\tp99\t× direct\t× HAProxy\terrors")
+	fmt.Fprintln(w, "participant\treq/s median (range)\tp50\tp99\t× direct\t× HAProxy\tCPU/req\tCPU/req × HAProxy\terrors")
 	for _, name := range names {
-		var rps, p50, p99, vsDirect, vsHA []float64
+		var rps, p50, p99, vsDirect, vsHA, cpu, cpuVsHA []float64
 		var errs int64
 		for _, r := range rounds {
 			l, ok := r[name]
@@ -59,6 +59,12 @@ func table(names []string, rounds []round) string {
 			if h, ok := r["HAProxy"]; ok && h.RPS > 0 {
 				vsHA = append(vsHA, l.RPS/h.RPS)
 			}
+			if l.CPU > 0 {
+				cpu = append(cpu, float64(l.CPU))
+				if h, ok := r["HAProxy"]; ok && h.CPU > 0 {
+					cpuVsHA = append(cpuVsHA, float64(l.CPU)/float64(h.CPU))
+				}
+			}
 		}
 		if len(rps) == 0 {
 			continue
@@ -69,8 +75,12 @@ func table(names []string, rounds []round) string {
 			}
 			return spreadOf(xs).format("%.2f")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, spreadOf(rps).format("%.0f"),
-			latency(spreadOf(p50).med), latency(spreadOf(p99).med), ratio(vsDirect), ratio(vsHA), errs)
+		cpuCol := "–"
+		if len(cpu) > 0 {
+			cpuCol = fmt.Sprintf("%.1fµs", spreadOf(cpu).med/1e3)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", name, spreadOf(rps).format("%.0f"),
+			latency(spreadOf(p50).med), latency(spreadOf(p99).med), ratio(vsDirect), ratio(vsHA), cpuCol, ratio(cpuVsHA), errs)
 	}
 	w.Flush()
 	return b.String()

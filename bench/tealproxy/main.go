@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -36,6 +37,7 @@ func run(args []string) error {
 	blue := fs.String("blue", "", "the blue backend's host:port")
 	green := fs.String("green", "", "the green backend's host:port")
 	services := fs.Int("services", 1, "services in the routing table; those past the first get 10 routes each on hosts of their own")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +46,17 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	p := proxy.New(proxy.Options{})
 	lb := spec.NewLoadBalancer("public")

@@ -33,10 +33,91 @@ type fastServer struct {
 
 	mu    sync.Mutex
 	conns map[*fastConn]struct{}
+
+	idleWorkers chan net.Conn // goroutines waiting for a connection to serve
+	stop        chan struct{} // closed by shutdown: idle workers end
 }
 
 func newFastServer(l *listener) *fastServer {
-	return &fastServer{l: l, conns: map[*fastConn]struct{}{}}
+	return &fastServer{l: l, conns: map[*fastConn]struct{}{}, idleWorkers: make(chan net.Conn), stop: make(chan struct{})}
+}
+
+// workerIdle is how long a goroutine that has served a connection waits
+// for the next before it ends. Reusing it spares each new connection a
+// goroutine that grows its stack, and new buffers.
+const workerIdle = 10 * time.Second
+
+// handle serves a new connection on an idle worker, or a new one.
+func (s *fastServer) handle(c net.Conn) {
+	select {
+	case s.idleWorkers <- c:
+	default:
+		go s.work(c)
+	}
+}
+
+// work serves connections one after another until none comes for
+// workerIdle, or shutdown.
+func (s *fastServer) work(c net.Conn) {
+	fc := s.newConn()
+	timer := time.NewTimer(workerIdle)
+	defer timer.Stop()
+	for {
+		if fc.serveConn(c) {
+			fc = s.newConn() // its buffers went to net/http with the connection
+		}
+		timer.Reset(workerIdle)
+		select {
+		case c = <-s.idleWorkers:
+		case <-timer.C:
+			return
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+func (s *fastServer) newConn() *fastConn {
+	fc := &fastConn{s: s, br: bufio.NewReaderSize(nil, fastReadBuffer), bw: bufio.NewWriterSize(nil, fastWriteBuffer)}
+	fc.req.headers = make([]h1Header, 0, 16)
+	fc.resp.headers = make([]h1Header, 0, 16)
+	return fc
+}
+
+// serveConn serves one connection with fc's buffers; it reports whether
+// the connection was handed to net/http.
+func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
+	s := fc.s
+	fc.c = c
+	fc.br.Reset(c)
+	fc.bw.Reset(c)
+	fc.deadline, fc.served, fc.unread = time.Time{}, 0, false
+	fc.state.Store(connActive)
+	var peer netip.Addr
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort().Addr().Unmap()
+	}
+	if peer != fc.peer || fc.peerStr == "" {
+		fc.peer, fc.peerStr = peer, peer.String()
+	}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		c.Close()
+		return false
+	}
+	s.conns[fc] = struct{}{}
+	s.mu.Unlock()
+
+	handedOff = fc.loop()
+
+	s.mu.Lock()
+	delete(s.conns, fc)
+	s.mu.Unlock()
+	if !handedOff {
+		c.Close()
+	}
+	return handedOff
 }
 
 // Connection states; a connection moves from idle to active only by a
@@ -48,7 +129,8 @@ const (
 	connClosed
 )
 
-// fastConn is one client connection on the fast path.
+// fastConn is a client connection on the fast path, and the buffers of
+// the worker serving it, which it keeps for the next.
 type fastConn struct {
 	s        *fastServer
 	c        net.Conn
@@ -73,33 +155,6 @@ const (
 	fastReadBuffer  = 4 << 10
 	fastWriteBuffer = 4 << 10
 )
-
-func (s *fastServer) serve(c net.Conn) {
-	fc := &fastConn{s: s, c: c, br: bufio.NewReaderSize(c, fastReadBuffer), bw: bufio.NewWriterSize(c, fastWriteBuffer)}
-	fc.req.headers = make([]h1Header, 0, 16)
-	fc.resp.headers = make([]h1Header, 0, 16)
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		fc.peer = ap.Addr().Unmap()
-	}
-	fc.peerStr = fc.peer.String()
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	s.conns[fc] = struct{}{}
-	s.mu.Unlock()
-
-	handedOff := fc.loop()
-
-	s.mu.Lock()
-	delete(s.conns, fc)
-	s.mu.Unlock()
-	if !handedOff {
-		c.Close()
-	}
-}
 
 // loop serves requests until the connection ends or is handed to
 // net/http; it reports which.
@@ -249,6 +304,7 @@ func (fc *fastConn) lingeringClose() {
 func (fc *fastConn) handOff() {
 	fc.bw.Flush()
 	fc.c.SetReadDeadline(time.Time{}) // net/http sets its own
+	enableKeepAlive(fc.c)
 	fc.s.l.serveHTTP(&replayConn{Conn: fc.c, r: fc.br})
 }
 
@@ -272,6 +328,7 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // after their response, and any left when ctx is done are closed.
 func (s *fastServer) shutdown(ctx context.Context) {
 	s.closing.Store(true)
+	close(s.stop)
 	for {
 		s.mu.Lock()
 		n := len(s.conns)

@@ -115,7 +115,12 @@ type settings struct {
 }
 
 func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadBalancer) (*listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	// TCP keep-alive probes cost four system calls on every accepted
+	// connection; the fast path bounds idle connections with its own
+	// timeouts, and turns them on for what it hands to net/http, whose
+	// upgraded connections (WebSockets) may sit idle for long.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		if kind == kindPreview {
 			return nil, fmt.Errorf("service %q: preview listener: %w", name, err)
@@ -250,10 +255,19 @@ func (l *listener) accept() {
 			continue
 		}
 		if l.fast != nil && !l.settings.Load().tls {
-			go l.fast.serve(c)
+			l.fast.handle(c)
 		} else {
+			enableKeepAlive(c)
 			l.serveHTTP(c)
 		}
+	}
+}
+
+// enableKeepAlive turns TCP keep-alive probes on, as net/http's
+// listeners do, so that a client that vanished is noticed.
+func enableKeepAlive(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
 	}
 }
 
