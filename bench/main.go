@@ -63,13 +63,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.only, "only", "direct,teal,HAProxy,nginx", "participants, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs and logs)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of teal over the whole run to this file (go tool pprof reads it)")
-	smoke := fs.Bool("smoke", false, "a quick check that the harness works: 1 round of 1s, 8 connections, 20 switches in 3s")
+	smoke := fs.Bool("smoke", false, "a quick check that the harness and teal work: 1 round of 1s, 8 connections, 20 switches in 3s; implies -check")
+	check := fs.Bool("check", false, "fail when teal answered anything but 2xx, had a socket error or served a stale request after a switch")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *smoke {
 		o.rounds, o.duration, o.connections, o.switches, o.switchFor = 1, time.Second, 8, 20, 3*time.Second
+		*check = true
 	}
+	var problems []string
 
 	dir, err := os.MkdirTemp("", "teal-bench-")
 	if err != nil {
@@ -192,10 +195,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			rounds = append(rounds, r)
 		}
 		fmt.Fprintf(out, "\n%s\n%s", mode.title, table(names, rounds))
+		for i, r := range rounds {
+			if l, ok := r["teal"]; ok && (l.Requests == 0 || l.Non2xx > 0 || l.SocketErrors > 0) {
+				problems = append(problems, fmt.Sprintf("%s, round %d: teal answered %d requests, %d not 2xx, %d socket errors",
+					mode.title, i+1, l.Requests, l.Non2xx, l.SocketErrors))
+			}
+		}
+	}
+	failed := func() error {
+		if *check && len(problems) > 0 {
+			return fmt.Errorf("check failed:\n  %s", strings.Join(problems, "\n  "))
+		}
+		return nil
 	}
 
 	if o.switches == 0 {
-		return nil
+		return failed()
 	}
 	var results []switchResult
 	for _, p := range measured {
@@ -205,7 +220,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nswitch test: keep-alive load for %s while the upstream is switched blue ⇄ green %d times\n%s",
 		o.switchFor, o.switches, switchTable(results))
-	return nil
+	for _, r := range results {
+		if r.name == "teal" && (r.err != nil || r.load.Non2xx > 0 || r.load.SocketErrors > 0 || r.stale > 0 || r.switches < o.switches) {
+			problems = append(problems, fmt.Sprintf("switch test: teal: %d switches, %d not 2xx, %d socket errors, %d stale probes, %v",
+				r.switches, r.load.Non2xx, r.load.SocketErrors, r.stale, r.err))
+		}
+	}
+	return failed()
 }
 
 // switchTest loads p while switching its upstream back and forth; after
