@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,26 +57,7 @@ func TestKilledAtEachStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a server 13 times")
 	}
-	strategies := []struct {
-		name     string
-		deploy   string
-		count    int
-		stepsToK []string
-	}{
-		{"blue_green", `strategy = "blue_green"`, 2, []string{"start", "health", "hook before_switch", "switch", "drain"}},
-		{"canary", `strategy = "canary"
-    step {
-      weight = 10
-      pause  = "400ms"
-    }
-    step {
-      weight = 50
-      pause  = "400ms"
-    }`, 2, []string{"shift", "hold", "switch"}},
-		{"rolling", `strategy = "rolling"
-    batch_size = 2`, 4, []string{"hook before_switch", "take out", "start", "health", "switch"}},
-	}
-	for _, st := range strategies {
+	for _, st := range crashStrategies {
 		for _, step := range st.stepsToK {
 			t.Run(st.name+"/"+strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
 				addr := freeAddr(t)
@@ -84,7 +67,59 @@ func TestKilledAtEachStep(t *testing.T) {
 	}
 }
 
+var crashSeeds = flag.Int("crash-seeds", 3, "how many random moments TestKilledAtRandom kills the server at (the long run: 50 or more)")
+
+// The server killed with SIGKILL at a random moment of a deployment by a
+// random strategy, one seed per run: the same promises as at each step.
+// `go test ./e2e -run TestKilledAtRandom -crash-seeds 50` is the long run.
+func TestKilledAtRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts servers")
+	}
+	for seed := range *crashSeeds {
+		r := rand.New(rand.NewPCG(uint64(seed), 7))
+		st := crashStrategies[r.IntN(len(crashStrategies))]
+		delay := time.Duration(r.Int64N(int64(3 * time.Second)))
+		t.Run(fmt.Sprintf("seed%d/%s/after_%s", seed, st.name, delay.Round(time.Millisecond)), func(t *testing.T) {
+			addr := freeAddr(t)
+			killWhen(t, addr, fmt.Sprintf(crashConfig, addr, st.count, bins.webapp, st.deploy), nil, delay)
+		})
+	}
+}
+
+// crashStrategies are the deployments the crash tests kill servers in,
+// with the steps TestKilledAtEachStep kills at.
+var crashStrategies = []struct {
+	name     string
+	deploy   string
+	count    int
+	stepsToK []string
+}{
+	{"blue_green", `strategy = "blue_green"`, 2, []string{"start", "health", "hook before_switch", "switch", "drain"}},
+	{"canary", `strategy = "canary"
+    step {
+      weight = 10
+      pause  = "400ms"
+    }
+    step {
+      weight = 50
+      pause  = "400ms"
+    }`, 2, []string{"shift", "hold", "switch"}},
+	{"rolling", `strategy = "rolling"
+    batch_size = 2`, 4, []string{"hook before_switch", "take out", "start", "health", "switch"}},
+}
+
 func killAt(t *testing.T, lb, cfg, step string) {
+	killWhen(t, lb, cfg, func(ev state.Event) bool {
+		return ev.Type == "deployment.step" && strings.HasPrefix(ev.Message, step+": ") &&
+			!strings.HasPrefix(ev.Message, step+": succeeded") && !strings.HasPrefix(ev.Message, step+": failed")
+	}, 0)
+}
+
+// killWhen applies version 2.0.0 and kills the server with SIGKILL once
+// an event satisfies at (nil: none needs to), then after delay; then it
+// restarts the server and checks what the README promises.
+func killWhen(t *testing.T, lb, cfg string, at func(state.Event) bool, delay time.Duration) {
 	e := start(t)
 	if err := os.WriteFile(filepath.Join(e.dir, "teal.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -109,30 +144,43 @@ func killAt(t *testing.T, lb, cfg, step string) {
 	}
 	defer apply.Wait()
 
-	// Follow the events to the beginning of the step, then kill.
+	// Follow the events to the moment, then kill.
+	killAfter := time.Now().Add(delay)
 	var lastSeen uint64
+	killedAt := "before any event" // the last event seen before the kill
 	killed := false
 	for deadline := time.Now().Add(30 * time.Second); !killed && time.Now().Before(deadline); {
-		evs, err := c.Events(ctx, after, 100, "web", time.Second)
-		if err != nil {
-			t.Fatalf("events: %v", err)
-		}
-		for _, ev := range evs {
-			after, lastSeen = ev.Seq, ev.Seq
-			if ev.Type == "deployment.step" && strings.HasPrefix(ev.Message, step+": ") &&
-				!strings.HasPrefix(ev.Message, step+": succeeded") && !strings.HasPrefix(ev.Message, step+": failed") {
+		wait := time.Second
+		if at == nil {
+			left := time.Until(killAfter)
+			if left <= 0 {
 				e.server.Process.Kill() // SIGKILL
 				killed = true
 				break
 			}
-			if ev.Type == "deployment.succeeded" || ev.Type == "deployment.failed" {
-				t.Fatalf("the deployment ended before step %q began: %s", step, ev.Message)
+			wait = min(wait, left)
+		}
+		evs, err := c.Events(ctx, after, 100, "web", wait)
+		if err != nil {
+			t.Fatalf("events: %v", err)
+		}
+		for _, ev := range evs {
+			after, lastSeen, killedAt = ev.Seq, ev.Seq, ev.Message
+			if at != nil && at(ev) {
+				time.Sleep(delay)
+				e.server.Process.Kill() // SIGKILL
+				killed = true
+				break
+			}
+			if at != nil && (ev.Type == "deployment.succeeded" || ev.Type == "deployment.failed") {
+				t.Fatalf("the deployment ended before the moment to kill: %s", ev.Message)
 			}
 		}
 	}
 	if !killed {
-		t.Fatalf("step %q never began", step)
+		t.Fatal("the moment to kill never came")
 	}
+
 	<-e.exited
 	apply.Process.Kill()
 
@@ -168,8 +216,8 @@ func killAt(t *testing.T, lb, cfg, step string) {
 
 	h := historyOf(t, e)
 	dep := h.Deployments[len(h.Deployments)-1]
-	t.Logf("killed at %q: deployment %s (%s), %s answered; served again %s after the restart",
-		step, dep.Status, dep.Reason, version, served.Round(time.Millisecond))
+	t.Logf("killed after %q: deployment %s (%s), %s answered; served again %s after the restart",
+		killedAt, dep.Status, dep.Reason, version, served.Round(time.Millisecond))
 	if dep.Status == state.Running {
 		t.Fatalf("deployment %d still running after the restart", dep.ID)
 	}

@@ -135,7 +135,19 @@ func (c *Client) stream(ctx context.Context, path string, body any, onProgress f
 		return err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return readLines(resp.Body, func(l Line) error {
+		if l.Progress != nil && onProgress != nil {
+			onProgress(*l.Progress)
+		}
+		return nil
+	}, out)
+}
+
+// readLines reads a stream of JSON lines, calling each with every line
+// until a result, which it decodes into out (when not nil), or an error,
+// which it returns.
+func readLines(r io.Reader, each func(Line) error, out any) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		var l Line
@@ -143,14 +155,16 @@ func (c *Client) stream(ctx context.Context, path string, body any, onProgress f
 			return fmt.Errorf("unreadable line from the server: %w", err)
 		}
 		switch {
-		case l.Progress != nil:
-			if onProgress != nil {
-				onProgress(*l.Progress)
-			}
 		case l.Error != nil:
 			return l.Error
 		case l.Result != nil:
+			if out == nil {
+				return nil
+			}
 			return json.Unmarshal(l.Result, out)
+		}
+		if err := each(l); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -226,29 +240,16 @@ func (c *Client) Logs(ctx context.Context, service string, q LogsQuery, fn func(
 		return err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var l Line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("unreadable line from the server: %w", err)
-		}
-		switch {
-		case l.Log != nil:
+	err = readLines(resp.Body, func(l Line) error {
+		if l.Log != nil {
 			fn(*l.Log)
-		case l.Error != nil:
-			return l.Error
-		case l.Result != nil:
-			return nil
 		}
-	}
+		return nil
+	}, nil)
 	if ctx.Err() != nil {
 		return nil // followed until told to stop
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("the stream from the server broke: %w", err)
-	}
-	return errors.New("the server ended the stream; it may have stopped")
+	return err
 }
 
 // RotateToken makes the server replace its token; the old one stops

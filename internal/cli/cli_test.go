@@ -561,3 +561,96 @@ func TestTokenRotate(t *testing.T) {
 		t.Errorf("token without rotate: exit %d %s", code, stderr)
 	}
 }
+
+// A sensitive variable reaches the instance and nothing else: not the
+// plan, the apply's output, status, history, events, the state shown or
+// stored, its backup; after a restart the instance gets it again from the
+// sealed state.
+func TestSecretsNeverShown(t *testing.T) {
+	const secret = "s3cret-Zq9-do-not-show"
+	data := t.TempDir()
+	start := func() *server.Server {
+		srv, err := server.New(server.Config{DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	srv := start()
+	defer func() { srv.Shutdown(context.Background()) }()
+	env := map[string]string{"TEAL_ADDR": srv.APIAddr(), "USER": "tester", "TEAL_VAR_db_password": secret}
+	self, _ := os.Executable()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	listen := ln.Addr().String()
+	ln.Close()
+	dir := writeConfig(t, fmt.Sprintf(`
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+load_balancer "public" { listen = %q }
+service "web" {
+  process {
+    command = [%q]
+    env     = { TEAL_TESTAPP = "1", TEAL_TESTAPP_VERSION = var.db_password, MODE = "qa" }
+  }
+  route {}
+  health_check {
+    path     = "/health"
+    interval = "50ms"
+  }
+}
+`, listen, self))
+	var shown strings.Builder
+	run := func(args ...string) {
+		t.Helper()
+		out, stderr, code := teal(t, env, "", args...)
+		if code != ExitOK {
+			t.Fatalf("teal %v: exit %d\n%s%s", args, code, out, stderr)
+		}
+		shown.WriteString(out + stderr)
+	}
+	run("plan", dir)
+	run("apply", "-auto-approve", dir)
+	run("status", "-json")
+	run("history", "-json", "web")
+	run("events", "-json", "-n", "1000")
+	run("state", "show", "service.web")
+	run("state", "show", "-json", "service.web")
+	run("logs", "web", "-n", "0")
+	if strings.Contains(shown.String(), secret) {
+		t.Errorf("the secret was shown:\n%s", shown.String())
+	}
+	if !strings.Contains(shown.String(), "MODE") || !strings.Contains(shown.String(), "(sensitive value)") {
+		t.Errorf("what is not secret should show, and the secret as (sensitive value):\n%s", shown.String())
+	}
+	answer := func() string {
+		resp, err := http.Get("http://" + listen + "/")
+		if err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Version")
+	}
+	if got := answer(); got != secret {
+		t.Errorf("the instance got %q, not the secret", got)
+	}
+	srv.Shutdown(context.Background())
+
+	// What the server keeps: the state, its backup, the logs.
+	filepath.Walk(data, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || info.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds the secret in clear", path)
+		}
+		return nil
+	})
+
+	srv = start() // starts the live revision again, from the sealed state
+	waitFor(t, "the restarted instance", func() bool { return answer() == secret })
+}

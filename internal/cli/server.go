@@ -16,6 +16,8 @@ func runServer(e *env, args []string) error {
 	apiAddr := fs.String("api", "", "where the API listens: unix:///path/teal.sock (default: in the data directory) or tcp://127.0.0.1:7171 (needs the token in DATA-DIR/token)")
 	dockerHost := fs.String("docker-host", "", "the container engine, for services that run as containers: unix:///path/docker.sock (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	admin := fs.String("admin", "", "where to serve the dashboard (at /) and /metrics for Prometheus, like 127.0.0.1:7070 (default: nowhere)")
+	var adminHosts multiFlag
+	fs.Var(&adminHosts, "admin-host", "a name the admin listener may be reached by, besides its address and localhost (repeatable); others are refused, against DNS rebinding")
 	var webhooks multiFlag
 	fs.Var(&webhooks, "webhook", "a URL told of every deployment as it starts, switches, succeeds, fails and is rolled back, in JSON Slack accepts (repeatable)")
 	eventsKept := fs.Int("events-kept", state.DefaultEventsKept, "how many events each environment keeps")
@@ -32,7 +34,7 @@ func runServer(e *env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := server.New(server.Config{DataDir: *dataDir, API: *apiAddr, Admin: *admin, AccessLog: e.stdout, DockerHost: *dockerHost, Log: log,
-		Webhooks: webhooks, EventsKept: *eventsKept,
+		Webhooks: webhooks, EventsKept: *eventsKept, AdminHosts: adminHosts,
 		Logs: server.LogLimits{MaxSize: int64(logSize), Files: *logFiles, Retention: *logRetention}})
 	if err != nil {
 		return err

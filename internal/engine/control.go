@@ -11,6 +11,10 @@ import (
 // deployment in flight when there is none.
 var ErrNoDeployment = errors.New("no deployment is in flight")
 
+// ErrAborting is returned for an operator action on a deployment that an
+// abort is already rolling back: the abort wins.
+var ErrAborting = errors.New("the deployment in flight is being rolled back")
+
 // control is what operators have asked of the deployment in flight; the
 // deployment's loop reads it at every step. It is guarded by service.mu.
 type control struct {
@@ -49,6 +53,11 @@ func (e *Engine) signal(name, actor, what string, f func(*control)) error {
 	if c == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("service %q: %w", name, ErrNoDeployment)
+	}
+	if c.aborted != "" && what != "aborted" {
+		by := c.aborted
+		s.mu.Unlock()
+		return fmt.Errorf("service %q: %w (aborted by %s); it cannot be %s", name, ErrAborting, by, what)
 	}
 	f(c)
 	s.mu.Unlock()

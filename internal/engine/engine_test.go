@@ -626,3 +626,87 @@ func TestCrashedInstanceIsReplaced(t *testing.T) {
 		t.Errorf("events: %q", saw)
 	}
 }
+
+// Operations that meet: an apply during a rollback waits for nothing and
+// is refused naming the rollback; a promote after an abort is refused
+// naming who aborted, and the abort wins.
+func TestConcurrentOperations(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v2"}))
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v3"})) // v2 warm, v1 stopped
+
+	// A rollback to v1 is a deployment of it: it takes a while.
+	rolled := make(chan error, 1)
+	go func() {
+		_, err := h.eng.Rollback("web", 1, "operator", nil)
+		rolled <- err
+	}()
+	waitFor(t, func() bool { return h.status().Candidate != nil })
+	_, res, err := h.eng.Apply(h.desired(1, runtimetest.Behaviour{Version: "v4"}), engine.ApplyOptions{Actor: "ci"}, nil)
+	if err != nil || len(res) != 1 || !strings.Contains(res[0].Error, "rollback by operator") {
+		t.Errorf("an apply during a rollback: %v %+v, want the service refused naming the rollback", err, res)
+	}
+	if err := <-rolled; err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if v := h.status().Live.Version; v != "v1" {
+		t.Errorf("after the rollback %s is live", v)
+	}
+
+	// A canary holding for promote, then aborted and promoted at once.
+	d := h.desired(1, runtimetest.Behaviour{Version: "v5"})
+	canary(&d, spec.CanaryStep{Weight: 50})
+	d.Services[0].Deploy.Analysis = nil
+	done := h.applyAsync(d)
+	h.holding(t, "waiting for `teal promote`")
+	if err := h.eng.Abort("web", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	err = h.eng.Promote("web", "bob")
+	if !errors.Is(err, engine.ErrAborting) && !errors.Is(err, engine.ErrNoDeployment) {
+		t.Errorf("a promote after an abort: %v, want it refused", err)
+	} else if errors.Is(err, engine.ErrAborting) && !strings.Contains(err.Error(), "aborted by alice") {
+		t.Errorf("a promote after an abort does not say who aborted: %v", err)
+	}
+	r := <-done
+	if r.Deployment == nil || r.Deployment.Status != state.Failed || h.status().Live.Version != "v1" {
+		t.Errorf("the aborted canary: %+v, %s live", r.Deployment, h.status().Live.Version)
+	}
+}
+
+// Instances that start slowly, or find their port taken: the first is
+// live once healthy within its grace period, or fails at ready_timeout;
+// the second never is, and the reason says why. The live one serves
+// throughout.
+func TestFaultyCandidates(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(h.desired(1, runtimetest.Behaviour{Version: "v1"}))
+
+	slow := h.desired(1, runtimetest.Behaviour{Version: "v2", StartDelay: 1500 * time.Millisecond})
+	slow.Services[0].HealthCheck.GracePeriod = spec.Duration(3 * time.Second)
+	if d := h.mustApply(slow); d.Status != state.Succeeded {
+		t.Errorf("a slow start within its grace period: %+v", d)
+	}
+
+	tooSlow := h.desired(1, runtimetest.Behaviour{Version: "v3", StartDelay: 5 * time.Second})
+	tooSlow.Services[0].HealthCheck.GracePeriod = spec.Duration(10 * time.Second)
+	tooSlow.Services[0].Deploy.ReadyTimeout = spec.Duration(time.Second)
+	if r := h.apply(tooSlow); !strings.Contains(r.Error, "when ready_timeout ran out") || !strings.Contains(r.Error, "connection refused") {
+		t.Errorf("a start slower than ready_timeout: %q", r.Error)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := h.desired(1, runtimetest.Behaviour{Version: "v4", Port: ln.Addr().(*net.TCPAddr).Port})
+	taken.Services[0].HealthCheck.HealthyThreshold = 10
+	if r := h.apply(taken); !strings.Contains(r.Error, "exited with status 1") || !strings.Contains(r.Error, "address already in use") {
+		t.Errorf("a candidate whose port is taken: %q", r.Error)
+	}
+	if _, v, _ := h.get(); v != "v2" {
+		t.Errorf("after the faulty candidates %q answers", v)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -112,6 +114,37 @@ type ExitStatus struct {
 	// limit allows.
 	OOMKilled bool
 	At        time.Time
+}
+
+// Env returns what teal tells every instance, whatever runs it: the port
+// to listen on and the instance's names. Drivers add these last, so that
+// nothing in a configuration overrides them.
+func Env(s InstanceSpec, port int) []string {
+	return []string{
+		"PORT=" + strconv.Itoa(port),
+		"TEAL_SERVICE=" + s.Service,
+		"TEAL_REVISION=" + strconv.Itoa(s.Revision),
+		"TEAL_SLOT=" + string(s.Slot),
+		"TEAL_INSTANCE=" + s.ID,
+	}
+}
+
+// SignalName names a signal the way ExitStatus shows it: "KILL", "TERM".
+func SignalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGKILL:
+		return "KILL"
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGINT:
+		return "INT"
+	case syscall.SIGSEGV:
+		return "SEGV"
+	case syscall.SIGABRT:
+		return "ABRT"
+	default:
+		return s.String()
+	}
 }
 
 func (e ExitStatus) String() string {

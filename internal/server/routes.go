@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +64,28 @@ func (s *Server) adminRoutes() http.Handler {
 	// GET / (the page), GET /dashboard/static/FILE, GET /dashboard/events
 	// (server-sent events), POST /dashboard/services/NAME/ACTION?env=ENV.
 	mux.Handle("/", s.dash)
-	return mux
+	return s.checkHost(mux)
+}
+
+// checkHost answers only requests addressed to the admin listener by an
+// address, localhost, or a name in Config.AdminHosts. A web page on
+// another site could otherwise point a name of its own at 127.0.0.1 (DNS
+// rebinding) and read the dashboard from the operator's browser.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+		_, ipErr := netip.ParseAddr(host)
+		if ipErr == nil || host == "localhost" || strings.HasSuffix(host, ".localhost") || slices.Contains(s.cfg.AdminHosts, host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeJSON(w, http.StatusMisdirectedRequest, map[string]*api.Error{"error": {Kind: api.KindInvalid,
+			Message: fmt.Sprintf("teal's admin listener answers requests to its address or localhost, not to %q: add it with teal server --admin-host %s", host, host)}})
+	})
 }
 
 // authenticate requires the token on a TCP listener. The unix socket is
@@ -126,7 +150,7 @@ func apiError(err error) *api.Error {
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
 	case errors.Is(err, ErrNoEnvironment), errors.Is(err, state.ErrNoLock):
 		return &api.Error{Kind: api.KindNotFound, Message: err.Error()}
-	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
+	case errors.Is(err, engine.ErrNoDeployment), errors.Is(err, engine.ErrAborting), errors.Is(err, engine.ErrNoRollback), errors.Is(err, engine.ErrCannotImport):
 		return &api.Error{Kind: api.KindConflict, Message: err.Error()}
 	case errors.Is(err, engine.ErrShuttingDown):
 		return &api.Error{Kind: api.KindShuttingDown, Message: err.Error()}

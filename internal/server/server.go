@@ -57,6 +57,9 @@ type Config struct {
 	// anyone who reaches the address; the dashboard's actions need the
 	// token.
 	Admin string
+	// AdminHosts are names, besides addresses and localhost, that requests
+	// to the admin listener may be addressed to (their Host header).
+	AdminHosts []string
 	// AccessLog receives the JSON access log of load balancers that ask
 	// for one; nil discards it.
 	AccessLog io.Writer

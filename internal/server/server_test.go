@@ -258,3 +258,33 @@ func TestDamagedStateIsRefused(t *testing.T) {
 		t.Errorf("the damaged file was changed: %v %v", st, err)
 	}
 }
+
+// The admin listener answers requests addressed to an address, localhost
+// or a name it was given, and no other: a page elsewhere cannot read the
+// dashboard through a name it points at 127.0.0.1.
+func TestAdminChecksHost(t *testing.T) {
+	s := startServer(t, Config{Admin: "127.0.0.1:0", AdminHosts: []string{"teal.internal"}})
+	for host, want := range map[string]int{
+		s.AdminAddr():            200,
+		"localhost:7070":         200,
+		"teal.internal":          200,
+		"[::1]:7070":             200,
+		"evil.example:7070":      421,
+		"127.0.0.1.evil.example": 421,
+	} {
+		req, _ := http.NewRequest("GET", "http://"+s.AdminAddr()+"/metrics", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d %s, want %d", host, resp.StatusCode, b, want)
+		}
+		if want == 421 && !strings.Contains(string(b), "--admin-host") {
+			t.Errorf("Host %s: the refusal does not say what to do: %s", host, b)
+		}
+	}
+}

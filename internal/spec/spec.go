@@ -4,11 +4,11 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -110,30 +110,75 @@ func (s Service) IsSensitive(path string) bool {
 
 // Redacted returns s with every sensitive value replaced, for showing.
 func (s Service) Redacted() Service {
-	if len(s.Sensitive) == 0 {
-		return s
-	}
-	r := s
-	if p := s.Process; p != nil {
-		cp := *p
-		cp.Command = slices.Clone(p.Command)
-		if s.IsSensitive("process.command") {
-			for i := range cp.Command {
-				cp.Command[i] = RedactedValue
-			}
-		}
-		if len(p.Env) > 0 {
-			cp.Env = map[string]string{}
-			for k, v := range p.Env {
-				if s.IsSensitive("process.env." + k) {
-					v = RedactedValue
-				}
-				cp.Env[k] = v
-			}
-		}
-		r.Process = &cp
+	r, err := s.MapSensitive(func(string, string) (string, error) { return RedactedValue, nil })
+	if err != nil {
+		panic(err) // a Service always encodes; the function never fails
 	}
 	return r
+}
+
+// MapSensitive returns s with each sensitive text replaced by what f
+// returns for it and its path: the state seals them with it, Redacted
+// hides them. Every attribute is reached, whatever block it is in
+// (process, container, build, hooks), by its path in s's JSON, which is
+// its path in the configuration.
+func (s Service) MapSensitive(f func(path, value string) (string, error)) (Service, error) {
+	if len(s.Sensitive) == 0 {
+		return s, nil
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return s, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var tree map[string]any
+	if err := dec.Decode(&tree); err != nil {
+		return s, err
+	}
+	var walk func(path string, v any) (any, error)
+	walk = func(path string, v any) (any, error) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				} else if k == "sensitive" {
+					continue // the paths themselves
+				}
+				nv, err := walk(p, e)
+				if err != nil {
+					return nil, err
+				}
+				x[k] = nv
+			}
+		case []any:
+			for i, e := range x {
+				nv, err := walk(path+"["+strconv.Itoa(i)+"]", e)
+				if err != nil {
+					return nil, err
+				}
+				x[i] = nv
+			}
+		case string:
+			if s.IsSensitive(path) {
+				return f(path, x)
+			}
+		}
+		return v, nil
+	}
+	if _, err := walk("", tree); err != nil {
+		return s, err
+	}
+	if b, err = json.Marshal(tree); err != nil {
+		return s, err
+	}
+	var out Service
+	if err := json.Unmarshal(b, &out); err != nil {
+		return s, err
+	}
+	return out, nil
 }
 
 // RedactedValue stands for a sensitive value wherever one would be shown.

@@ -295,6 +295,16 @@ func TestRedacted(t *testing.T) {
 	if r := s.Redacted(); r.Process.Command[0] != RedactedValue || s.Process.Command[0] != "/bin/web" {
 		t.Errorf("Redacted command = %v, original %v", r.Process.Command, s.Process.Command)
 	}
+	// Every block, not only process: a container's env, a build's args.
+	c := valid().Services[0]
+	c.Process = nil
+	c.Container = &Container{Image: "web:1", Env: map[string]string{"TOKEN": "t0ken", "MODE": "qa"}}
+	c.Build = &Build{Context: "/src", Dockerfile: "Dockerfile", Args: map[string]string{"NPM_TOKEN": "npm-s3cret"}}
+	c.Sensitive = []string{"build.args.NPM_TOKEN", "container.env.TOKEN"}
+	rc := c.Redacted()
+	if rc.Container.Env["TOKEN"] != RedactedValue || rc.Container.Env["MODE"] != "qa" || rc.Build.Args["NPM_TOKEN"] != RedactedValue || c.Container.Env["TOKEN"] != "t0ken" {
+		t.Errorf("Redacted container %+v, build %+v", rc.Container, rc.Build)
+	}
 	if !s.IsSensitive("process.command") || s.IsSensitive("process.commander") || !(Service{Sensitive: []string{"process.env"}}).IsSensitive("process.env.X") {
 		t.Error("IsSensitive")
 	}

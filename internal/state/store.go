@@ -41,6 +41,7 @@ type Store struct {
 	now        func() time.Time
 	eventsKept int
 	backups    *backups // nil for a backend that keeps none
+	sealer     *sealer  // nil: sensitive values are kept as they are
 }
 
 // backups keeps a copy of a state file beside it, written before a write
@@ -96,6 +97,10 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("state %s: %w; move the file aside to start with an empty state", path, err)
+	}
+	if s.sealer, err = loadSealer(path + KeySuffix); err != nil {
+		b.Close()
+		return nil, err
 	}
 	bk := &backups{b: b.(*boltBackend), path: path + BackupSuffix, applied: true}
 	bk.before(time.Now())
@@ -168,7 +173,7 @@ func (s *Store) Update(f func(*Tx) error) error {
 	}
 	bumped := false
 	err := s.b.Update(func(kv KV) error {
-		tx := &Tx{kv: kv, now: s.now, eventsKept: s.eventsKept}
+		tx := &Tx{kv: kv, now: s.now, eventsKept: s.eventsKept, sealer: s.sealer}
 		if err := f(tx); err != nil {
 			return err
 		}
@@ -188,7 +193,7 @@ func (s *Store) Update(f func(*Tx) error) error {
 
 // View runs f in a read-only transaction that sees one consistent state.
 func (s *Store) View(f func(*Tx) error) error {
-	return s.b.View(func(kv KV) error { return f(&Tx{kv: kv, now: s.now, eventsKept: s.eventsKept}) })
+	return s.b.View(func(kv KV) error { return f(&Tx{kv: kv, now: s.now, eventsKept: s.eventsKept, sealer: s.sealer}) })
 }
 
 // Tx is one transaction on the store.
@@ -197,6 +202,7 @@ type Tx struct {
 	now        func() time.Time
 	bumped     bool
 	eventsKept int
+	sealer     *sealer
 }
 
 // Serial returns a number that grows with every change to what has been
@@ -251,6 +257,10 @@ func (t *Tx) Services() ([]Service, error) {
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("decode service: %w", err)
 		}
+		var err error
+		if s.Spec, err = t.sealer.open(s.Spec); err != nil {
+			return err
+		}
 		out = append(out, s)
 		return nil
 	})
@@ -270,7 +280,8 @@ func (t *Tx) Service(name string) (Service, error) {
 	if err := json.Unmarshal(v, &s); err != nil {
 		return s, fmt.Errorf("decode service %q: %w", name, err)
 	}
-	return s, nil
+	s.Spec, err = t.sealer.open(s.Spec)
+	return s, err
 }
 
 // PutService records s, stamping when it was created and changed.
@@ -280,6 +291,10 @@ func (t *Tx) PutService(s Service) error {
 		s.CreatedAt = now
 	}
 	s.UpdatedAt = now
+	var err error
+	if s.Spec, err = t.sealer.seal(s.Spec); err != nil {
+		return err
+	}
 	if err := t.putJSON(bucketServices, []byte(s.Name), s); err != nil {
 		return err
 	}
@@ -303,11 +318,15 @@ func (t *Tx) CreateRevision(sp spec.Service) (Revision, error) {
 		return Revision{}, err
 	}
 	r := Revision{Service: sp.Name, Number: int(n), Version: sp.Version, Hash: sp.Template().Hash(), Spec: sp, CreatedAt: t.now()}
-	return r, t.putJSON(bucketRevisions, childKey(sp.Name, n), r)
+	return r, t.PutRevision(r)
 }
 
 // PutRevision records r again: only to mark what CreateRevision made.
 func (t *Tx) PutRevision(r Revision) error {
+	var err error
+	if r.Spec, err = t.sealer.seal(r.Spec); err != nil {
+		return err
+	}
 	return t.putJSON(bucketRevisions, childKey(r.Service, uint64(r.Number)), r)
 }
 
@@ -324,7 +343,11 @@ func (t *Tx) Revision(service string, n int) (Revision, error) {
 	if v == nil {
 		return r, fmt.Errorf("service %q: revision %d: %w", service, n, ErrNotFound)
 	}
-	return r, json.Unmarshal(v, &r)
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, err
+	}
+	r.Spec, err = t.sealer.open(r.Spec)
+	return r, err
 }
 
 // DeleteRevision forgets a revision, beyond the history limit. Its
@@ -339,6 +362,10 @@ func (t *Tx) Revisions(service string) ([]Revision, error) {
 	err := t.scanJSON(bucketRevisions, childPrefix(service), func(v []byte) error {
 		var r Revision
 		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		var err error
+		if r.Spec, err = t.sealer.open(r.Spec); err != nil {
 			return err
 		}
 		out = append(out, r)

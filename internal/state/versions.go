@@ -30,6 +30,11 @@ func (t *Tx) keepVersion() error {
 	if err != nil {
 		return err
 	}
+	for i := range svcs {
+		if svcs[i].Spec, err = t.sealer.seal(svcs[i].Spec); err != nil {
+			return err
+		}
+	}
 	v := Version{Serial: t.Serial(), Lineage: t.Lineage(), Time: t.now(), LoadBalancers: lbs, Services: svcs}
 	if err := t.putJSON(bucketVersions, itob(v.Serial), v); err != nil {
 		return err
@@ -79,5 +84,13 @@ func (t *Tx) Version(serial uint64) (Version, error) {
 	if raw == nil {
 		return v, fmt.Errorf("version %d: %w (the last %d are kept)", serial, ErrNotFound, versionsKept)
 	}
-	return v, json.Unmarshal(raw, &v)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, err
+	}
+	for i := range v.Services {
+		if v.Services[i].Spec, err = t.sealer.open(v.Services[i].Spec); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }

@@ -110,7 +110,7 @@ func exitStatus(st *container.State, stopped bool, memoryLimit int64) runtime.Ex
 		ex.At = t
 	}
 	if sig := st.ExitCode - 128; sig > 0 && sig < 32 {
-		ex.Code, ex.Signal = -1, signalName(syscall.Signal(sig))
+		ex.Code, ex.Signal = -1, runtime.SignalName(syscall.Signal(sig))
 	}
 	if ex.Signal == "KILL" && !stopped && memoryLimit > 0 {
 		ex.OOMKilled = true
@@ -195,21 +195,4 @@ func (d *Driver) logTail(containerID string, n int) []string {
 		lines = lines[len(lines)-n:]
 	}
 	return lines
-}
-
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "KILL"
-	case syscall.SIGTERM:
-		return "TERM"
-	case syscall.SIGINT:
-		return "INT"
-	case syscall.SIGSEGV:
-		return "SEGV"
-	case syscall.SIGABRT:
-		return "ABRT"
-	default:
-		return s.String()
-	}
 }

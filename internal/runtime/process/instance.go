@@ -50,7 +50,7 @@ func (i *instance) wait(cmd *exec.Cmd) {
 	if ps := cmd.ProcessState; ps != nil {
 		st.Code = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			st.Signal = unixSignalName(ws.Signal())
+			st.Signal = runtime.SignalName(ws.Signal())
 		}
 	}
 	i.exited(st)
@@ -140,21 +140,4 @@ func (i *instance) LogTail(n int) []string {
 		out[j] = string(l)
 	}
 	return out
-}
-
-func unixSignalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "KILL"
-	case syscall.SIGTERM:
-		return "TERM"
-	case syscall.SIGINT:
-		return "INT"
-	case syscall.SIGSEGV:
-		return "SEGV"
-	case syscall.SIGABRT:
-		return "ABRT"
-	default:
-		return s.String()
-	}
 }

@@ -94,13 +94,7 @@ func (d *Driver) environ(s runtime.InstanceSpec, port int) []string {
 	for k, v := range s.Process.Env {
 		env = append(env, k+"="+v)
 	}
-	return append(env,
-		"PORT="+strconv.Itoa(port),
-		"TEAL_SERVICE="+s.Service,
-		"TEAL_REVISION="+strconv.Itoa(s.Revision),
-		"TEAL_SLOT="+string(s.Slot),
-		"TEAL_INSTANCE="+s.ID,
-	)
+	return append(env, runtime.Env(s, port)...)
 }
 
 func unwrapExec(err error) error {

@@ -32,6 +32,8 @@ const (
 	EnvEatMemory  = "TEAL_TESTAPP_EAT_MEMORY"  // a number of MiB to allocate and touch at start
 	EnvFail       = "TEAL_TESTAPP_FAIL"        // "1": every request but /health gets 500
 	EnvLog        = "TEAL_TESTAPP_LOG"         // "1": print each request but health checks
+	EnvStartDelay = "TEAL_TESTAPP_START_DELAY" // a duration to wait before listening
+	EnvPort       = "TEAL_TESTAPP_PORT"        // a port to listen on instead of $PORT, as an app with a fixed port would
 )
 
 // Behaviour scripts one instance of the test program.
@@ -40,11 +42,13 @@ type Behaviour struct {
 	ExitCode   int
 	IgnoreTerm bool
 	Say        string
-	Unhealthy  bool   // fail every health check
-	Version    string // answer with this version
-	EatMemory  int    // MiB to allocate at start, to run out of a memory limit
-	Fail       bool   // answer 500 to everything but the health check
-	Log        bool   // print each request but health checks
+	Unhealthy  bool          // fail every health check
+	Version    string        // answer with this version
+	EatMemory  int           // MiB to allocate at start, to run out of a memory limit
+	Fail       bool          // answer 500 to everything but the health check
+	Log        bool          // print each request but health checks
+	StartDelay time.Duration // wait this long before listening
+	Port       int           // listen here, not on $PORT
 }
 
 // Env returns the environment that makes the program behave as b.
@@ -71,6 +75,12 @@ func (b Behaviour) Env() map[string]string {
 	}
 	if b.Fail {
 		env[EnvFail] = "1"
+	}
+	if b.StartDelay > 0 {
+		env[EnvStartDelay] = b.StartDelay.String()
+	}
+	if b.Port > 0 {
+		env[EnvPort] = strconv.Itoa(b.Port)
 	}
 	if b.Log {
 		env[EnvLog] = "1"
@@ -102,7 +112,14 @@ func RunApp() int {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, os.Getenv("PORT")))
+	if d, err := time.ParseDuration(os.Getenv(EnvStartDelay)); err == nil {
+		time.Sleep(d)
+	}
+	port := os.Getenv("PORT")
+	if p := os.Getenv(EnvPort); p != "" {
+		port = p
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		return 1
