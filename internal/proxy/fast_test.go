@@ -289,3 +289,84 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\r\n")
 	return line
 }
+
+// A stream relayed by the fast path ends when its instance's connections
+// are closed, as a drain that runs out of time closes them.
+func TestFastPathStreamEndsWhenConnectionsClose(t *testing.T) {
+	p, url := lb(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events" {
+			return // the health check
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for {
+			if _, err := fmt.Fprint(w, "data: tick\n\n"); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tg := healthyTarget(t, p, "b", srv)
+	p.SetPool("web", spec.Blue, []*Target{tg})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	resp, err := http.Get(url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "data: tick\n" {
+		t.Fatalf("first event: %q, %v", line, err)
+	}
+	if n := tg.CloseConnections(); n == 0 {
+		t.Fatal("no connection to the instance was open")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, br)
+		done <- err
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream went on after its connections were closed")
+	}
+}
+
+// A connection that sends half a head is closed after read_header; one
+// left idle after a request, after idle.
+func TestFastPathTimeouts(t *testing.T) {
+	p, _ := lbWith(t, Options{}, func(lb *spec.LoadBalancer) {
+		lb.Timeouts.ReadHeader = spec.Duration(200 * time.Millisecond)
+		lb.Timeouts.Idle = spec.Duration(300 * time.Millisecond)
+	})
+	srv := backendServer(t, "blue")
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", srv)})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	for _, tc := range []struct {
+		name, send string
+		within     time.Duration
+	}{
+		{"half a head", "GET / HTTP/1.1\r\nHost: a\r\n", time.Second},
+		{"idle after a request", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 2 * time.Second},
+	} {
+		c, err := net.Dial("tcp", p.Addr("public"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		io.WriteString(c, tc.send)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.Copy(io.Discard, c) // returns when teal closes the connection
+		if took := time.Since(start); err != nil || took > tc.within {
+			t.Errorf("%s: closed after %s (%v), want within %s", tc.name, took, err, tc.within)
+		}
+		c.Close()
+	}
+}
