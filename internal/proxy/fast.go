@@ -184,6 +184,7 @@ func (fc *fastConn) loop() (handedOff bool) {
 			b = fc.route(st)
 		}
 		if fc.req.slow != "" {
+			fc.s.l.p.log.Debug("connection handed to net/http", "load_balancer", st.lb, "reason", fc.req.slow)
 			fc.handOff()
 			return true
 		}
@@ -236,7 +237,7 @@ func (fc *fastConn) route(st *settings) *backend {
 	}
 	b := tb.backend(rt)
 	if st.maxBody > 0 && r.contentLength > st.maxBody {
-		r.slow = slowTooLarge // net/http answers 413 and closes without a reset
+		r.slow = slowBodyMax
 		return nil
 	}
 	if b.gate != nil || (b.sticky != nil && len(b.slots) > 1) {
@@ -432,9 +433,6 @@ func (fc *fastConn) plainError(ex *exchange, code int, msg string, close bool) {
 	w.WriteByte(' ')
 	w.WriteString(statusText(code))
 	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n")
-	if code == 503 {
-		w.WriteString("Retry-After: 5\r\n")
-	}
 	w.WriteString("X-Request-Id: ")
 	w.Write(ex.requestID)
 	w.WriteString("\r\nContent-Length: ")

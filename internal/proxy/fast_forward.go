@@ -6,9 +6,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -200,8 +200,7 @@ func readResponseHead(rc *rawConn, resp *h1Response, timeout time.Duration) (int
 }
 
 func isReset(err error) bool {
-	var se *os.SyscallError
-	return errors.As(err, &se) && (strings.Contains(se.Error(), "reset") || strings.Contains(se.Error(), "broken pipe"))
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // writeRequestHead writes the request line and headers for the instance:

@@ -57,19 +57,17 @@ type h1Request struct {
 // Reasons a request takes net/http's path. Each is a rule the fast path
 // leaves to net/http rather than implement a second time.
 const (
-	slowTooLarge  = "head larger than the fast path's buffer"
-	slowSyntax    = "not plainly HTTP/1.1" // net/http answers it, 400 or otherwise
-	slowFraming   = "Transfer-Encoding or an unusual Content-Length"
-	slowUpgrade   = "upgrade, Expect or TE"
-	slowConnHdr   = "Connection names other headers"
-	slowTarget    = "request target not a plain path"
-	slowTooMany   = "too many headers"
-	slowRouting   = "preview, sticky, paused or in maintenance"
-	slowHTTP2     = "HTTP/2 with prior knowledge"
-	slowUnrouted  = "no route" // net/http answers 404 the same way
-	slowListener  = "listener without the fast path"
-	slowHTTPS     = "request over TLS"
-	slowAccessLog = "access log"
+	slowTooLarge = "head larger than the fast path's buffer"
+	slowBodyMax  = "body over the load balancer's limit" // net/http answers 413 without a reset
+	slowSyntax   = "not plainly HTTP/1.1"                // net/http answers it, 400 or otherwise
+	slowFraming  = "Transfer-Encoding or an unusual Content-Length"
+	slowUpgrade  = "upgrade, Expect or TE"
+	slowConnHdr  = "Connection names other headers"
+	slowTarget   = "request target not a plain path"
+	slowTooMany  = "too many headers"
+	slowRouting  = "preview, sticky, paused or in maintenance"
+	slowHTTP2    = "HTTP/2 with prior knowledge"
+	slowUnrouted = "no route" // net/http answers 404 the same way
 )
 
 // parseRequestHead parses the request head at the start of buf into r,
