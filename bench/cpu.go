@@ -61,3 +61,22 @@ func withChildren(pids []int) []int {
 	}
 	return out
 }
+
+// peakRSS is the most memory the processes pids and their children have
+// held at once (VmHWM), summed.
+func peakRSS(pids []int) int64 {
+	var total int64
+	for _, pid := range withChildren(pids) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total
+}

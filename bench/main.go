@@ -203,6 +203,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	failed := func() error {
+		printMemory(out, measured, o.services)
 		if *check && len(problems) > 0 {
 			return fmt.Errorf("check failed:\n  %s", strings.Join(problems, "\n  "))
 		}
@@ -294,4 +295,18 @@ func probeBackend(c *http.Client, url string) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	name, _, _ := strings.Cut(string(b), "\n")
 	return name, err
+}
+
+// printMemory prints the most memory each proxy held during the run.
+func printMemory(out io.Writer, ps []*participant, services int) {
+	fmt.Fprintln(out)
+	for _, p := range ps {
+		if pids := p.pids(); pids != nil {
+			fmt.Fprintf(out, "%s: peak memory (VmHWM) %.1f MiB", p.name, float64(peakRSS(pids))/(1<<20))
+			if p.name == "teal" {
+				fmt.Fprintf(out, " with %d service(s) of two instances, %d route(s)", services, 1+10*(services-1))
+			}
+			fmt.Fprintln(out)
+		}
+	}
 }

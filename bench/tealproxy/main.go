@@ -30,13 +30,25 @@ func main() {
 	}
 }
 
+// addPools gives a service one target in each slot, blue live; the
+// targets are taken as healthy (there are no health checks here).
+func addPools(p *proxy.Proxy, svc spec.Service, blue, green string) {
+	for slot, addr := range map[spec.Slot]string{spec.Blue: blue, spec.Green: green} {
+		t := p.NewTarget(proxy.TargetOptions{ID: svc.Name + "-" + string(slot), Addr: addr, Service: svc.Name, Slot: slot,
+			Timeouts: svc.Timeouts, Consecutive5xx: spec.DefaultConsecutive5xx})
+		t.Assume(proxy.Healthy)
+		p.SetPool(svc.Name, slot, []*proxy.Target{t})
+	}
+	p.SetWeights(svc.Name, proxy.Weights{spec.Blue: 100})
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("tealproxy", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "the load balancer's address")
 	control := fs.String("control", "127.0.0.1:0", "the control listener's address")
 	blue := fs.String("blue", "", "the blue backend's host:port")
 	green := fs.String("green", "", "the green backend's host:port")
-	services := fs.Int("services", 1, "services in the routing table; those past the first get 10 routes each on hosts of their own")
+	services := fs.Int("services", 1, "services in the routing table; those past the first get 10 routes each on hosts of their own, and the same two backends")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,19 +85,14 @@ func run(args []string) error {
 		if err := p.SetService(svc); err != nil {
 			return err
 		}
+		addPools(p, svc, *blue, *green)
 	}
 	web := spec.NewService("web")
 	web.Routes = []spec.Route{{LoadBalancer: "public", Path: "/*"}}
 	if err := p.SetService(web); err != nil {
 		return err
 	}
-	for slot, addr := range map[spec.Slot]string{spec.Blue: *blue, spec.Green: *green} {
-		t := p.NewTarget(proxy.TargetOptions{ID: string(slot) + "-1", Addr: addr, Service: "web", Slot: slot,
-			Timeouts: web.Timeouts, Consecutive5xx: spec.DefaultConsecutive5xx})
-		t.Assume(proxy.Healthy)
-		p.SetPool("web", slot, []*proxy.Target{t})
-	}
-	p.SetWeights("web", proxy.Weights{spec.Blue: 100})
+	addPools(p, web, *blue, *green)
 
 	cl, err := net.Listen("tcp", *control)
 	if err != nil {
