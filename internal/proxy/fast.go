@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,11 @@ func (fc *fastConn) loop() (handedOff bool) {
 			if fc.bw.Flush() != nil {
 				return false
 			}
+			// Let the goroutines whose instances have answered go first,
+			// rather than take this client's next request ahead of them:
+			// an event loop serves connections in turn, and so tail
+			// latency is lower (and throughput a little higher) this way.
+			runtime.Gosched()
 		}
 	}
 }
