@@ -60,7 +60,7 @@ func (p *Proxy) setGate(service string, g *gate) {
 	c := p.config(service)
 	old := c.gate
 	c.gate = g
-	p.publish()
+	p.publishService(service)
 	p.mu.Unlock()
 	if old != nil {
 		old.open() // the new table is in place: held requests see it

@@ -23,7 +23,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st settings) {
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		if st.accessLog {
-			p.logAccess(r, rec, info, st, time.Since(start))
+			p.logRequest(r, rec, info, st, time.Since(start))
 		}
 	}()
 	if st.maxBody > 0 {
@@ -77,7 +77,7 @@ func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) 
 		return p.slotBackend(w, t, st)
 	}
 	if st.service != "" {
-		if b := t.services[st.service]; b != nil {
+		if b := t.service(st.service); b != nil {
 			return b, true
 		}
 		plainError(w, http.StatusServiceUnavailable, "teal: service "+st.service+" is not deployed")
@@ -88,7 +88,7 @@ func (p *Proxy) backendFor(w http.ResponseWriter, r *http.Request, st settings) 
 		plainError(w, http.StatusNotFound, "teal: no route for this host and path")
 		return nil, false
 	}
-	return rt.backend, true
+	return t.backend(rt), true
 }
 
 // forward sends r to t and counts what came of it. t was acquired by
@@ -224,23 +224,40 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-func (p *Proxy) logAccess(r *http.Request, w *recorder, info *reqInfo, st settings, d time.Duration) {
+func (p *Proxy) logRequest(r *http.Request, w *recorder, info *reqInfo, st settings, d time.Duration) {
+	p.logAccess(&st, accessEntry{method: r.Method, host: r.Host, path: r.URL.Path, proto: r.Proto,
+		status: w.status, bytes: w.bytes, duration: d, client: info.client, requestID: info.requestID,
+		target: info.target, retried: info.retried})
+}
+
+// accessEntry is one line of the access log.
+type accessEntry struct {
+	method, host, path, proto string
+	status                    int
+	bytes                     int64
+	duration                  time.Duration
+	client, requestID         string
+	target                    *Target
+	retried                   bool
+}
+
+func (p *Proxy) logAccess(st *settings, e accessEntry) {
 	attrs := []any{
 		"load_balancer", st.lb,
-		"method", r.Method,
-		"host", r.Host,
-		"path", r.URL.Path,
-		"proto", r.Proto,
-		"status", w.status,
-		"bytes", w.bytes,
-		"duration_ms", float64(d.Microseconds()) / 1000,
-		"client", info.client,
-		"request_id", info.requestID,
+		"method", e.method,
+		"host", e.host,
+		"path", e.path,
+		"proto", e.proto,
+		"status", e.status,
+		"bytes", e.bytes,
+		"duration_ms", float64(e.duration.Microseconds()) / 1000,
+		"client", e.client,
+		"request_id", e.requestID,
 	}
-	if t := info.target; t != nil {
+	if t := e.target; t != nil {
 		attrs = append(attrs, "service", t.Service, "slot", string(t.Slot), "instance", t.ID)
 	}
-	if info.retried {
+	if e.retried {
 		attrs = append(attrs, "retried", true)
 	}
 	p.accessLog.Info("request", attrs...)

@@ -44,6 +44,11 @@ type listener struct {
 	slot   spec.Slot    // of a slot listener
 	served *slotCounter // a slot listener's count of requests
 
+	// settings are the current generation's, which the fast path reads
+	// for every request; fast is nil on listeners that have none.
+	settings atomic.Pointer[settings]
+	fast     *fastServer
+
 	gen    atomic.Pointer[generation]
 	mu     sync.Mutex // serialises generation changes and shutdown
 	closed bool
@@ -109,12 +114,19 @@ type settings struct {
 	tlsPort   string // for redirects
 	service   string // for preview listeners
 
-	slotService string    // for slot listeners: the service
-	slot        spec.Slot // and the slot they are of
+	slotService      string    // for slot listeners: the service
+	slot             spec.Slot // and the slot they are of
+	readHeader, idle time.Duration
+	tls              bool // connections go to net/http, which speaks TLS and h2
 }
 
 func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadBalancer) (*listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	// TCP keep-alive probes cost four system calls on every accepted
+	// connection; the fast path bounds idle connections with its own
+	// timeouts, and turns them on for what it hands to net/http, whose
+	// upgraded connections (WebSockets) may sit idle for long.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		if kind == kindPreview {
 			return nil, fmt.Errorf("service %q: preview listener: %w", name, err)
@@ -122,6 +134,9 @@ func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadB
 		return nil, fmt.Errorf("load balancer %q: %w", name, err)
 	}
 	l := &listener{p: p, kind: kind, name: name, addr: addr, ln: ln, done: make(chan struct{})}
+	if kind == kindLoadBalancer {
+		l.fast = newFastServer(l)
+	}
 	if err := l.install(lb); err != nil {
 		ln.Close()
 		return nil, err
@@ -154,7 +169,11 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 			certs = cs
 		}
 	}
-	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog}
+	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog,
+		readHeader: lb.Timeouts.ReadHeader.D(), idle: lb.Timeouts.Idle.D(), tls: certs != nil}
+	if st.idle == 0 {
+		st.idle = st.readHeader // as net/http does
+	}
 	if l.kind == kindPreview {
 		st.service = l.name
 	}
@@ -194,6 +213,7 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 		}
 	}()
 	old := l.gen.Swap(g)
+	l.settings.Store(&st)
 	oldCerts := l.certs
 	l.certs, l.spec = certs, lb
 	if old != nil {
@@ -243,11 +263,26 @@ func (l *listener) accept() {
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: do not spin
 			continue
 		}
-		l.handOff(c)
+		if l.fast != nil && !l.settings.Load().tls {
+			l.fast.handle(c)
+		} else {
+			enableKeepAlive(c)
+			l.serveHTTP(c)
+		}
 	}
 }
 
-func (l *listener) handOff(c net.Conn) {
+// enableKeepAlive turns TCP keep-alive probes on, as net/http's
+// listeners do, so that a client that vanished is noticed.
+func enableKeepAlive(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
+	}
+}
+
+// serveHTTP hands a connection to the current generation's net/http
+// server.
+func (l *listener) serveHTTP(c net.Conn) {
 	for {
 		g := l.gen.Load()
 		select {
@@ -276,7 +311,12 @@ func (l *listener) shutdown(ctx context.Context) {
 	g, certs, redirect := l.gen.Load(), l.certs, l.redirect
 	l.mu.Unlock()
 	<-l.done
+	var wg sync.WaitGroup
+	if l.fast != nil {
+		wg.Go(func() { l.fast.shutdown(ctx) })
+	}
 	retire(ctx, g)
+	wg.Wait()
 	if certs != nil {
 		certs.close()
 	}

@@ -93,7 +93,7 @@ func New(o Options) *Proxy {
 		previews:  map[string]*listener{},
 		targets:   map[*Target]struct{}{},
 	}
-	p.table.Store(&table{})
+	p.table.Store(&table{routes: &routeTable{}})
 	return p
 }
 
@@ -183,40 +183,80 @@ func (p *Proxy) change(service string, f func(*serviceConfig)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f(p.config(service))
-	p.publish()
+	p.publishService(service)
 }
 
-// publish builds a new routing table from the configuration and makes it
-// the one requests see. It is called with p.mu held.
+// publish builds a new routing table, routes and pools, from the
+// configuration and makes it the one requests see. It is called with
+// p.mu held, after a change that may touch routes.
 func (p *Proxy) publish() {
-	t := &table{lbs: map[string][]*route{}, services: map[string]*backend{}}
-	for name, c := range p.services {
-		b := newBackend(name, c)
-		t.services[name] = b
+	names := slices.Sorted(maps.Keys(p.services))
+	rt := &routeTable{lbs: map[string]*routeIndex{}, services: make(map[string]int, len(names))}
+	backends := make([]*backend, len(names))
+	byLB := map[string][]*route{}
+	for i, name := range names {
+		c := p.services[name]
+		rt.services[name] = i
+		backends[i] = newBackend(name, c)
 		for _, r := range c.svc.Routes {
-			t.lbs[r.LoadBalancer] = append(t.lbs[r.LoadBalancer], compileRoute(name, r, b))
+			byLB[r.LoadBalancer] = append(byLB[r.LoadBalancer], compileRoute(name, i, r))
 		}
 	}
-	for _, rs := range t.lbs {
+	for lb, rs := range byLB {
 		orderRoutes(rs)
+		rt.lbs[lb] = newRouteIndex(rs)
 	}
-	p.publishSlots(t)
+	t := &table{routes: rt, backends: backends}
+	p.publishSlots(t, "")
 	p.table.Store(t)
 }
 
-// table is one immutable routing table: the ordered routes of each load
-// balancer, each pointing at its service's pools.
+// publishService makes a new table in which one service's pools, weights
+// and gate are as configured, sharing the routes of the table before: a
+// switch costs the same with one service or a thousand. It is called with
+// p.mu held.
+func (p *Proxy) publishService(name string) {
+	old := p.table.Load()
+	i, ok := old.routes.services[name]
+	if !ok {
+		p.publish()
+		return
+	}
+	backends := slices.Clone(old.backends)
+	backends[i] = newBackend(name, p.services[name])
+	t := &table{routes: old.routes, backends: backends, slots: old.slots}
+	p.publishSlots(t, name)
+	p.table.Store(t)
+}
+
+// table is one immutable routing table: the routes of each load balancer,
+// and each service's pools, which the routes refer to by number.
 type table struct {
-	lbs      map[string][]*route
-	services map[string]*backend  // for preview listeners
+	routes   *routeTable
+	backends []*backend           // by service number
 	slots    map[slotKey]*backend // for slot listeners
 }
 
+// routeTable is the part of a table that changes only with routes.
+type routeTable struct {
+	lbs      map[string]*routeIndex
+	services map[string]int // service name → number
+}
+
 func (t *table) match(lb, host, path string) *route {
-	for _, r := range t.lbs[lb] {
-		if r.match(host, path) {
-			return r
-		}
+	if ix := t.routes.lbs[lb]; ix != nil {
+		return ix.match(host, path)
+	}
+	return nil
+}
+
+// backend returns the pools a route sends requests to.
+func (t *table) backend(r *route) *backend { return t.backends[r.svc] }
+
+// service returns a service's pools, or nil.
+func (t *table) service(name string) *backend {
+	if i, ok := t.routes.services[name]; ok {
+		return t.backends[i]
 	}
 	return nil
 }
@@ -281,13 +321,7 @@ func (b *backend) pick(r *http.Request, preview bool) *Target {
 			return b.candidate.pick()
 		}
 	}
-	switch len(b.slots) {
-	case 0:
-		return nil
-	case 1:
-		return b.slots[0].pick()
-	}
-	if b.sticky != nil {
+	if b.sticky != nil && len(b.slots) > 1 {
 		if c, err := r.Cookie(b.sticky.Cookie); err == nil {
 			for i := range b.slots {
 				if string(b.slots[i].slot) == c.Value {
@@ -297,6 +331,19 @@ func (b *backend) pick(r *http.Request, preview bool) *Target {
 				}
 			}
 		}
+	}
+	return b.pickWeighted()
+}
+
+// pickWeighted chooses a healthy target of a slot with weight, spreading
+// requests over the slots by weight, and counts a request in flight to
+// it; nil when no slot with weight has a healthy target.
+func (b *backend) pickWeighted() *Target {
+	switch len(b.slots) {
+	case 0:
+		return nil
+	case 1:
+		return b.slots[0].pick()
 	}
 	total := 0
 	for _, s := range b.slots {

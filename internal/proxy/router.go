@@ -99,7 +99,7 @@ type route struct {
 	host     pattern // lower-cased
 	path     pattern
 	priority int
-	backend  *backend
+	svc      int // the service's number in the table
 }
 
 func (r *route) match(host, path string) bool {
@@ -129,13 +129,13 @@ func orderRoutes(rs []*route) {
 	})
 }
 
-func compileRoute(service string, r spec.Route, b *backend) *route {
+func compileRoute(service string, svc int, r spec.Route) *route {
 	return &route{
 		service:  service,
 		host:     compilePattern(strings.ToLower(r.Host)),
 		path:     compilePattern(r.Path),
 		priority: r.Priority,
-		backend:  b,
+		svc:      svc,
 	}
 }
 

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -72,7 +74,7 @@ func TestRouteOrder(t *testing.T) {
 	}
 	var rs []*route
 	for name, r := range routes {
-		rs = append(rs, compileRoute(name, r, nil))
+		rs = append(rs, compileRoute(name, 0, r))
 	}
 	orderRoutes(rs)
 	var got []string
@@ -111,6 +113,40 @@ func TestTableMatch(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("%s %s%s went to %q, want %q", tt.lb, tt.host, tt.path, got, tt.want)
+		}
+	}
+}
+
+// The route index answers as trying every route in order would, for
+// random tables of every kind of pattern.
+func TestRouteIndexAgreesWithOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hosts := []string{"", "*", "a.test", "b.test", "*.test", "*.a.test", "a.*", "?.test", "*a*", "A.TEST"}
+	paths := []string{"", "/*", "/", "/a", "/a/*", "/a*", "/ab", "/ab/*", "/*/b", "/a?", "/b/*", "/b"}
+	reqHosts := []string{"a.test", "b.test", "x.a.test", "a.other", "c.test", "test", ""}
+	reqPaths := []string{"/", "/a", "/a/", "/ab", "/ab/c", "/a/b", "/b", "/b/c", "/c", "/ax"}
+	for round := range 200 {
+		var rs []*route
+		for i := range 1 + rng.IntN(30) {
+			rs = append(rs, compileRoute(fmt.Sprintf("s%02d", i), i, spec.Route{
+				Host: hosts[rng.IntN(len(hosts))], Path: paths[rng.IntN(len(paths))], Priority: rng.IntN(3) * 5,
+			}))
+		}
+		orderRoutes(rs)
+		ix := newRouteIndex(rs)
+		for _, h := range reqHosts {
+			for _, p := range reqPaths {
+				var want *route
+				for _, r := range rs {
+					if r.match(h, p) {
+						want = r
+						break
+					}
+				}
+				if got := ix.match(h, p); got != want {
+					t.Fatalf("round %d: %s%s: index found %+v, order says %+v", round, h, p, got, want)
+				}
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -157,12 +158,22 @@ func (p *Proxy) closeSlotListeners(service string) []*listener {
 	return out
 }
 
-// publishSlots adds to t, for each slot of each service that switches by
-// DNS, the backend its listener serves: one slot's pool with all the
-// weight, and no preview or sticky routing. It is called with p.mu held,
-// by publish, which runs before a new slot listener opens.
-func (p *Proxy) publishSlots(t *table) {
+// publishSlots sets in t, for each slot of each service that switches by
+// DNS (of the one named, when only is not ""), the backend its listener
+// serves: one slot's pool with all the weight, and no preview or sticky
+// routing. It is called with p.mu held, by publish, which runs before a
+// new slot listener opens, and by publishService. t.slots may be the map
+// of the table before, which requests read: it is copied, not changed.
+func (p *Proxy) publishSlots(t *table, only string) {
+	if only != "" && len(t.slots) > 0 {
+		t.slots = maps.Clone(t.slots)
+	} else if only == "" {
+		t.slots = nil
+	}
 	for name, c := range p.services {
+		if only != "" && name != only {
+			continue
+		}
 		if !c.svc.ByDNS() {
 			continue
 		}

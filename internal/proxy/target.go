@@ -114,20 +114,29 @@ func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 func (t *Target) Update(timeouts spec.UpstreamTimeouts, consecutive5xx int) {
 	t.max5xx.Store(int64(consecutive5xx))
 	old := t.up.Swap(newUpstream(timeouts))
-	old.transport.CloseIdleConnections()
+	old.closeIdle()
 }
 
 // answered is called with each response from the instance: a run of 5xx
 // answers takes the target out of rotation (passive health).
 func (t *Target) answered(resp *http.Response) error {
-	if resp.StatusCode < 500 {
-		t.run5xx.Store(0)
-		return nil
-	}
-	if max := t.max5xx.Load(); max > 0 && t.run5xx.Add(1) >= max {
-		t.takeOut("passive health: " + resp.Status + " to " + strconv.FormatInt(max, 10) + " requests in a row")
+	if t.countAnswer(resp.StatusCode) {
+		t.takeOut("passive health: " + resp.Status + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
 	}
 	return nil
+}
+
+// countAnswer counts an answer's status towards the run of 5xx answers
+// and reports whether the run has reached the limit.
+func (t *Target) countAnswer(status int) bool {
+	if status < 500 {
+		if t.run5xx.Load() != 0 { // a store on every request would bounce the cache line between cores
+			t.run5xx.Store(0)
+		}
+		return false
+	}
+	max := t.max5xx.Load()
+	return max > 0 && t.run5xx.Add(1) >= max
 }
 
 // takeOut removes t from rotation because real requests failed; the active
