@@ -40,7 +40,8 @@ const (
 	bucketEvents      = "events"   // key: sequence number
 	bucketVersions    = "versions" // key: serial; earlier versions of what was applied
 	bucketLocks       = "locks"
+	bucketSnapshots   = "snapshots" // key: hash of a service as recorded; what versions refer to
 )
 
 // Buckets lists every bucket a Store uses.
-var Buckets = []string{bucketMeta, bucketServices, bucketRevisions, bucketDeployments, bucketInstances, bucketEvents, bucketVersions, bucketLocks}
+var Buckets = []string{bucketMeta, bucketServices, bucketRevisions, bucketDeployments, bucketInstances, bucketEvents, bucketVersions, bucketLocks, bucketSnapshots}

@@ -131,7 +131,8 @@ func checkRecords(kv KV) error {
 		bucketDeployments: func() any { return new(Deployment) },
 		bucketInstances:   func() any { return new(Instance) },
 		bucketEvents:      func() any { return new(Event) },
-		bucketVersions:    func() any { return new(Version) },
+		bucketVersions:    func() any { return new(storedVersion) },
+		bucketSnapshots:   func() any { return new(Service) },
 		bucketLocks:       func() any { return new(Lock) },
 	}
 	for _, bucket := range Buckets {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
@@ -45,33 +46,42 @@ type Store struct {
 }
 
 // backups keeps a copy of a state file beside it, written before a write
-// when what is applied has changed since the last copy, or when the last
-// copy is older than backupEvery.
+// when what is applied has changed since the last copy and that copy is
+// older than backupSoon, or when the last copy is older than backupEvery:
+// a copy of the whole file on every write would cost more than the
+// writes, and a thousand deployments switching at once would each copy.
 type backups struct {
 	mu      sync.Mutex
 	b       interface{ Backup(dst string) error }
 	path    string
 	last    time.Time
-	applied bool // what is applied changed since the last copy
+	applied atomic.Bool // what is applied changed since the last copy
 	err     error
 }
 
-// backupEvery bounds how old the backup is before a write: a copy of the
-// whole file on every event would cost more than the events.
-const backupEvery = time.Minute
+const (
+	backupSoon  = 5 * time.Second
+	backupEvery = time.Minute
+)
 
-// before writes a backup if one is due; a failure (a full disk) is kept
-// for Store.BackupError and does not stop the write, which fails on its
-// own if it must.
+// before writes a backup if one is due and no other write is making one;
+// a failure (a full disk) is kept for Store.BackupError and does not stop
+// the write, which fails on its own if it must.
 func (bk *backups) before(now time.Time) {
-	bk.mu.Lock()
+	if !bk.mu.TryLock() {
+		return // another write is making the copy
+	}
 	defer bk.mu.Unlock()
-	if !bk.applied && now.Sub(bk.last) < backupEvery {
+	age := now.Sub(bk.last)
+	if !(bk.applied.Load() && age >= backupSoon) && age < backupEvery {
 		return
 	}
+	bk.applied.Store(false) // a change from here on is after this copy
 	bk.err = bk.b.Backup(bk.path)
 	if bk.err == nil {
-		bk.last, bk.applied = now, false
+		bk.last = now
+	} else {
+		bk.applied.Store(true)
 	}
 }
 
@@ -102,7 +112,8 @@ func Open(path string) (*Store, error) {
 		b.Close()
 		return nil, err
 	}
-	bk := &backups{b: b.(*boltBackend), path: path + BackupSuffix, applied: true}
+	bk := &backups{b: b.(*boltBackend), path: path + BackupSuffix}
+	bk.applied.Store(true)
 	bk.before(time.Now())
 	s.backups = bk
 	return s, nil
@@ -184,9 +195,7 @@ func (s *Store) Update(f func(*Tx) error) error {
 		return nil
 	})
 	if err == nil && bumped && s.backups != nil {
-		s.backups.mu.Lock()
-		s.backups.applied = true
-		s.backups.mu.Unlock()
+		s.backups.applied.Store(true)
 	}
 	return err
 }
