@@ -166,6 +166,21 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, e.HTTPStatus(), map[string]*api.Error{"error": e})
 }
 
+// writeList returns a function that answers with a list, [] rather than
+// null when it is empty, or returns the error that came with it.
+func writeList[T any](w http.ResponseWriter) func([]T, error) error {
+	return func(xs []T, err error) error {
+		if err != nil {
+			return err
+		}
+		if xs == nil {
+			xs = []T{}
+		}
+		writeJSON(w, http.StatusOK, xs)
+		return nil
+	}
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -334,15 +349,7 @@ func wrapStream(sw *streamWriter, err error) error {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
-	st, err := eng.Status(r.URL.Query().Get("service"))
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		st = []engine.ServiceStatus{}
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	return writeList[engine.ServiceStatus](w)(eng.Status(r.URL.Query().Get("service")))
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
@@ -432,31 +439,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, eng *engine.Engi
 			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("wait=%q: expected a duration up to 5m", q.Get("wait"))}
 		}
 	}
-	var evs []state.Event
 	if last := q.Get("last"); last != "" {
 		n, err := strconv.Atoi(last)
 		if err != nil || n < 1 || n > 1000 {
 			return &api.Error{Kind: api.KindInvalid, Message: fmt.Sprintf("last=%q: expected a count from 1 to 1000", last)}
 		}
-		evs, err = eng.LastEvents(n, q.Get("service"))
-		if err != nil {
-			return err
-		}
-		if evs == nil {
-			evs = []state.Event{}
-		}
-		writeJSON(w, http.StatusOK, evs)
-		return nil
+		return writeList[state.Event](w)(eng.LastEvents(n, q.Get("service")))
 	}
-	evs, err = eng.Events(r.Context(), after, limit, q.Get("service"), wait)
-	if err != nil {
-		return err
-	}
-	if evs == nil {
-		evs = []state.Event{}
-	}
-	writeJSON(w, http.StatusOK, evs)
-	return nil
+	return writeList[state.Event](w)(eng.Events(r.Context(), after, limit, q.Get("service"), wait))
 }
 
 func (s *Server) importService(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
@@ -489,27 +479,11 @@ func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request, eng *engin
 }
 
 func (s *Server) stateVersions(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
-	vs, err := eng.StateVersions()
-	if err != nil {
-		return err
-	}
-	if vs == nil {
-		vs = []state.Version{}
-	}
-	writeJSON(w, http.StatusOK, vs)
-	return nil
+	return writeList[state.Version](w)(eng.StateVersions())
 }
 
 func (s *Server) locks(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
-	ls, err := eng.Locks()
-	if err != nil {
-		return err
-	}
-	if ls == nil {
-		ls = []state.Lock{}
-	}
-	writeJSON(w, http.StatusOK, ls)
-	return nil
+	return writeList[state.Lock](w)(eng.Locks())
 }
 
 func (s *Server) forceUnlock(w http.ResponseWriter, r *http.Request, eng *engine.Engine) error {
