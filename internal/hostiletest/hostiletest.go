@@ -282,3 +282,29 @@ func Get(c *http.Client, url string, header http.Header) func() error {
 		return nil
 	}
 }
+
+// Problems collects what went wrong from several clients at once, the
+// first ten of them, to report as errors once the clients are done.
+type Problems struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+// Note records one problem.
+func (p *Problems) Note(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.seen) < 10 {
+		p.seen = append(p.seen, fmt.Sprintf(format, args...))
+	}
+}
+
+// Report fails t with each problem noted.
+func (p *Problems) Report(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.seen {
+		t.Error(s)
+	}
+}

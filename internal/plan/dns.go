@@ -12,48 +12,21 @@ import (
 // diffZones compares the DNS zones, as diffLoadBalancers does the load
 // balancers. A zone's TSIG secret is compared but never shown.
 func diffZones(want, have []spec.DNSZone) []Change {
-	var out []Change
-	old := map[string]spec.DNSZone{}
-	for _, z := range have {
-		old[z.Name] = z
-	}
-	for _, z := range want {
-		prev, existed := old[z.Name]
-		delete(old, z.Name)
-		c := Change{Type: "dns_zone", Name: z.Name}
-		if !existed {
-			c.Action = Create
-			for _, a := range flattenZone(z) {
-				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Create, After: a.value})
-			}
-			c.Traffic = []string{publishes(z)}
-			out = append(out, c)
-			continue
-		}
-		c.Attrs, c.Unchanged = diffAttrs(flattenZone(prev), flattenZone(z))
-		if len(c.Attrs) == 0 {
-			continue
-		}
-		c.Action = Update
-		c.Traffic = []string{publishes(z) + "; the records of its services are published there again"}
-		out = append(out, c)
-	}
-	for _, z := range have {
-		if _, gone := old[z.Name]; gone {
-			c := Change{Type: "dns_zone", Name: z.Name, Action: Delete}
-			for _, a := range flattenZone(z) {
-				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Delete, Before: a.value})
-			}
+	return kind[spec.DNSZone]{
+		typ:     "dns_zone",
+		name:    func(z spec.DNSZone) string { return z.Name },
+		flatten: flattenZone,
+		created: publishes,
+		updated: func(_, z spec.DNSZone) string {
+			return publishes(z) + "; the records of its services are published there again"
+		},
+		deleted: func(z spec.DNSZone) string {
 			if z.Listen != "" {
-				c.Traffic = []string{"stops answering for " + z.Name + " on " + z.Listen}
-			} else {
-				c.Traffic = []string{"stops updating " + z.Name + " at " + z.Update.Server + "; the records there stay as they are"}
+				return "stops answering for " + z.Name + " on " + z.Listen
 			}
-			out = append(out, c)
-		}
-	}
-	sortChanges(out)
-	return out
+			return "stops updating " + z.Name + " at " + z.Update.Server + "; the records there stay as they are"
+		},
+	}.diff(want, have)
 }
 
 func publishes(z spec.DNSZone) string {

@@ -190,41 +190,65 @@ func Diff(desired spec.Desired, cur Current) Plan {
 }
 
 func diffLoadBalancers(want, have []spec.LoadBalancer) []Change {
+	return kind[spec.LoadBalancer]{
+		typ:     "load_balancer",
+		name:    func(lb spec.LoadBalancer) string { return lb.Name },
+		flatten: flattenLB,
+		created: func(lb spec.LoadBalancer) string { return "starts listening on " + lb.Listen },
+		updated: func(prev, lb spec.LoadBalancer) string {
+			if prev.Listen != lb.Listen {
+				return fmt.Sprintf("moves from %s to %s: the new address serves before the old one closes, whose requests in flight finish first", prev.Listen, lb.Listen)
+			}
+			return "changes the listener in place: new connections get the new settings on the same socket, open ones finish"
+		},
+		deleted: func(lb spec.LoadBalancer) string {
+			return "stops listening on " + lb.Listen + " once requests in flight finish"
+		},
+	}.diff(want, have)
+}
+
+// kind says how to diff one type of named object that is changed in
+// place (load balancers, DNS zones): its attributes, and what creating,
+// changing and destroying one does to traffic.
+type kind[T any] struct {
+	typ              string
+	name             func(T) string
+	flatten          func(T) []attr
+	created, deleted func(T) string
+	updated          func(prev, cur T) string
+}
+
+func (k kind[T]) diff(want, have []T) []Change {
 	var out []Change
-	old := map[string]spec.LoadBalancer{}
-	for _, lb := range have {
-		old[lb.Name] = lb
+	old := map[string]T{}
+	for _, x := range have {
+		old[k.name(x)] = x
 	}
-	for _, lb := range want {
-		prev, existed := old[lb.Name]
-		delete(old, lb.Name)
-		c := Change{Type: "load_balancer", Name: lb.Name}
+	for _, x := range want {
+		prev, existed := old[k.name(x)]
+		delete(old, k.name(x))
+		c := Change{Type: k.typ, Name: k.name(x)}
 		if !existed {
 			c.Action = Create
-			for _, a := range flattenLB(lb) {
+			for _, a := range k.flatten(x) {
 				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Create, After: a.value})
 			}
-			c.Traffic = []string{"starts listening on " + lb.Listen}
+			c.Traffic = []string{k.created(x)}
 			out = append(out, c)
 			continue
 		}
-		c.Attrs, c.Unchanged = diffAttrs(flattenLB(prev), flattenLB(lb))
+		c.Attrs, c.Unchanged = diffAttrs(k.flatten(prev), k.flatten(x))
 		if len(c.Attrs) == 0 {
 			continue
 		}
 		c.Action = Update
-		if prev.Listen != lb.Listen {
-			c.Traffic = append(c.Traffic, fmt.Sprintf("moves from %s to %s: the new address serves before the old one closes, whose requests in flight finish first", prev.Listen, lb.Listen))
-		} else {
-			c.Traffic = append(c.Traffic, "changes the listener in place: new connections get the new settings on the same socket, open ones finish")
-		}
+		c.Traffic = []string{k.updated(prev, x)}
 		out = append(out, c)
 	}
-	for _, lb := range have {
-		if _, gone := old[lb.Name]; gone {
-			c := Change{Type: "load_balancer", Name: lb.Name, Action: Delete,
-				Traffic: []string{"stops listening on " + lb.Listen + " once requests in flight finish"}}
-			for _, a := range flattenLB(lb) {
+	for _, x := range have {
+		if _, gone := old[k.name(x)]; gone {
+			c := Change{Type: k.typ, Name: k.name(x), Action: Delete, Traffic: []string{k.deleted(x)}}
+			for _, a := range k.flatten(x) {
 				c.Attrs = append(c.Attrs, Attr{Path: a.path, Action: Delete, Before: a.value})
 			}
 			out = append(out, c)

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -88,15 +87,8 @@ func TestHostileClients(t *testing.T) {
 	slow := hostiletest.StartSlowloris(t, addr, slowConns, 100*time.Millisecond, 10*time.Second)
 
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var wrong []string
-	note := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(wrong) < 10 {
-			wrong = append(wrong, fmt.Sprintf(format, args...))
-		}
-	}
+	var problems hostiletest.Problems
+	note := problems.Note
 	attackFor := 1500 * time.Millisecond
 	for i := range 4 {
 		wg.Add(1)
@@ -165,9 +157,7 @@ func TestHostileClients(t *testing.T) {
 	t.Logf("normal client alone: %s", calmLatency)
 	t.Logf("normal client under attack: %s", attackLatency)
 
-	for _, w := range wrong {
-		t.Error(w)
-	}
+	problems.Report(t)
 	if n := reached.Load(); n > 0 {
 		t.Errorf("%d malformed requests, or bodies over the limit by Content-Length, reached the instance", n)
 	}

@@ -70,15 +70,8 @@ func TestHostileAPIClients(t *testing.T) {
 	slowAdmin := hostiletest.StartSlowloris(t, adminAddr, slowConns, 100*time.Millisecond, 10*time.Second)
 
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var wrong []string
-	note := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(wrong) < 10 {
-			wrong = append(wrong, fmt.Sprintf(format, args...))
-		}
-	}
+	var problems hostiletest.Problems
+	note := problems.Note
 	attackFor := 1500 * time.Millisecond
 	for i := range 4 {
 		wg.Add(1)
@@ -150,9 +143,7 @@ func TestHostileAPIClients(t *testing.T) {
 	t.Logf("before: %s; during: %s; after: %s", before, during, after)
 	t.Logf("normal client alone: %s", calmLatency)
 	t.Logf("normal client under attack: %s", attackLatency)
-	for _, w := range wrong {
-		t.Error(w)
-	}
+	problems.Report(t)
 	if attackLatency.Failed > 0 || calmLatency.Failed > 0 {
 		t.Errorf("the normal client failed: %v %v", calmLatency.Failures, attackLatency.Failures)
 	}
