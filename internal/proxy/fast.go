@@ -90,8 +90,9 @@ func (s *fastServer) newConn() *fastConn {
 func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
 	s := fc.s
 	fc.c = c
-	fc.br.Reset(c)
-	fc.bw.Reset(c)
+	rw := fc.sock.use(c)
+	fc.br.Reset(rw)
+	fc.bw.Reset(rw)
 	fc.deadline, fc.served, fc.unread = time.Time{}, 0, false
 	fc.state.Store(connActive)
 	var peer netip.Addr
@@ -116,6 +117,7 @@ func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
 	delete(s.conns, fc)
 	s.mu.Unlock()
 	if !handedOff {
+		fc.sock.closeWrite()
 		c.Close()
 	}
 	return handedOff
@@ -145,6 +147,7 @@ type fastConn struct {
 	kept     []byte    // see keepHead
 	unread   bool      // a request body was left unread: close gently
 	num      [20]byte  // for formatting numbers
+	sock     sockIO    // c's socket, read and written without the scheduler's hand-offs
 
 	req  h1Request
 	resp h1Response

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -84,13 +85,15 @@ type rawConn struct {
 	client    *bufio.Writer
 	idleSince time.Time
 	deadline  time.Time // the read deadline last set
+	sock      sockIO
+	rw        io.ReadWriter // c's socket: sock, or c itself
 }
 
 func (rc *rawConn) Read(p []byte) (int, error) {
 	if rc.client != nil && rc.client.Buffered() > 0 {
 		rc.client.Flush() // an error sticks to the writer, and is seen at the next write
 	}
-	return rc.c.Read(p)
+	return rc.rw.Read(p)
 }
 
 // setReadDeadline sets the read deadline d from now, or none for 0. A
@@ -145,7 +148,9 @@ func (u *upstream) get(addr string, replayable bool, now time.Time) (rc *rawConn
 	if err != nil {
 		return nil, false, err
 	}
-	rc = &rawConn{c: c.(*trackedConn), bw: bufio.NewWriterSize(c, 4<<10)}
+	rc = &rawConn{c: c.(*trackedConn)}
+	rc.rw = rc.sock.use(rc.c.Conn)
+	rc.bw = bufio.NewWriterSize(rc.rw, 4<<10)
 	rc.br = bufio.NewReaderSize(rc, 16<<10)
 	return rc, false, nil
 }

@@ -1,0 +1,173 @@
+//go:build linux
+
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a real loopback connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// sockIO must behave as the net.Conn it reads and writes: the fast path's
+// errors, deadlines and partial writes depend on it.
+func TestSockIOBehavesAsTheConn(t *testing.T) {
+	t.Run("a large write waits for the reader and sends everything", func(t *testing.T) {
+		c, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		if rw == io.ReadWriter(s) {
+			t.Fatal("use gave the connection itself back for a TCP connection")
+		}
+		want := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB: more than the socket buffers
+		got := make(chan []byte)
+		go func() {
+			time.Sleep(50 * time.Millisecond) // the writer fills the buffers and must wait
+			b, _ := io.ReadAll(c)
+			got <- b
+		}()
+		n, err := rw.Write(want)
+		if err != nil || n != len(want) {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(want))
+		}
+		sock.closeWrite()
+		if b := <-got; !bytes.Equal(b, want) {
+			t.Fatalf("the reader got %d bytes, not the %d written", len(b), len(want))
+		}
+	})
+	t.Run("reads what was sent, then EOF after closeWrite", func(t *testing.T) {
+		c, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		c.Write([]byte("hello"))
+		c.CloseWrite()
+		b, err := io.ReadAll(rw)
+		if err != nil || string(b) != "hello" {
+			t.Fatalf("ReadAll = %q, %v", b, err)
+		}
+		n, err := rw.Read(make([]byte, 8))
+		if n != 0 || err != io.EOF {
+			t.Fatalf("Read after EOF = %d, %v; want 0, io.EOF", n, err)
+		}
+	})
+	t.Run("a read deadline is a timeout", func(t *testing.T) {
+		_, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		s.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+		start := time.Now()
+		_, err := rw.Read(make([]byte, 8))
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read past the deadline = %v; want a timeout", err)
+		}
+		if waited := time.Since(start); waited < 25*time.Millisecond {
+			t.Fatalf("Read returned after %v, before its deadline", waited)
+		}
+	})
+	t.Run("a reset is ECONNRESET in a net.OpError", func(t *testing.T) {
+		c, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		c.SetLinger(0) // close with RST
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+		_, err := rw.Read(make([]byte, 8))
+		var oe *net.OpError
+		if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &oe) || oe.Op != "read" {
+			t.Fatalf("Read from a reset connection = %v; want read ... ECONNRESET", err)
+		}
+		if !isReset(err) {
+			t.Fatalf("isReset(%v) = false", err)
+		}
+	})
+	t.Run("a write after the peer reset fails", func(t *testing.T) {
+		c, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		c.SetLinger(0)
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+		var err error
+		for range 3 { // the first write may still be taken
+			if _, err = rw.Write([]byte("x")); err != nil {
+				break
+			}
+		}
+		if !isReset(err) {
+			t.Fatalf("Write to a reset connection = %v; want ECONNRESET or EPIPE", err)
+		}
+	})
+	t.Run("a closed connection is net.ErrClosed", func(t *testing.T) {
+		_, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		s.Close()
+		if _, err := rw.Read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read after Close = %v; want net.ErrClosed", err)
+		}
+		if _, err := rw.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write after Close = %v; want net.ErrClosed", err)
+		}
+		sock.closeWrite() // harmless on a closed connection
+	})
+	t.Run("Close wakes a waiting read", func(t *testing.T) {
+		_, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		done := make(chan error)
+		go func() {
+			_, err := rw.Read(make([]byte, 8))
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		s.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the waiting Read returned %v; want net.ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a Read waiting on a closed connection did not return")
+		}
+	})
+	t.Run("a connection without a socket is used as it is", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		var sock sockIO
+		if rw := sock.use(a); rw != io.ReadWriter(a) {
+			t.Fatalf("use(net.Pipe) = %T; want the pipe itself", rw)
+		}
+		sock.closeWrite() // nothing to do, and no panic
+	})
+}
