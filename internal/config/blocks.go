@@ -23,7 +23,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "certificate"}, {Name: "key"}},
 	}
 	listenerTimeoutsSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "read_header"}, {Name: "idle"}},
+		Attributes: []hcl.AttributeSchema{{Name: "read_header"}, {Name: "idle"}, {Name: "send"}},
 	}
 	limitsSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "request_body"}, {Name: "header"}},
@@ -224,6 +224,7 @@ func (d *decoder) loadBalancer(name string, b *hcl.Block, c *hcl.BodyContent) sp
 		tc := d.content(at+".timeouts", tb, listenerTimeoutsSchema)
 		d.durationInto(at+".timeouts", tc, "read_header", &lb.Timeouts.ReadHeader)
 		d.durationInto(at+".timeouts", tc, "idle", &lb.Timeouts.Idle)
+		d.durationInto(at+".timeouts", tc, "send", &lb.Timeouts.Send)
 	}
 	if lb2 := d.unique(c.Blocks.OfType("limits"), where); lb2 != nil {
 		lc := d.content(at+".limits", lb2, limitsSchema)

@@ -162,6 +162,7 @@ func flattenLB(lb spec.LoadBalancer) []attr {
 	}
 	add("timeouts.read_header", quote(lb.Timeouts.ReadHeader.String()))
 	add("timeouts.idle", quote(lb.Timeouts.Idle.String()))
+	add("timeouts.send", quote(lb.Timeouts.Send.String()))
 	add("limits.request_body", quote(lb.Limits.RequestBody.String()))
 	add("limits.header", quote(lb.Limits.Header.String()))
 	return out

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -90,9 +91,10 @@ func (s *fastServer) newConn() *fastConn {
 func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
 	s := fc.s
 	fc.c = c
-	rw := fc.sock.use(c)
-	fc.br.Reset(rw)
-	fc.bw.Reset(rw)
+	fc.rw = fc.sock.use(c)
+	fc.br.Reset(fc.rw)
+	fc.bw.Reset(fastWriter{fc})
+	fc.sendClock.at.Store(0)
 	fc.deadline, fc.served, fc.unread = time.Time{}, 0, false
 	fc.state.Store(connActive)
 	var peer netip.Addr
@@ -142,12 +144,17 @@ type fastConn struct {
 	state    atomic.Int32
 	peer     netip.Addr
 	peerStr  string
-	deadline time.Time // the read deadline set last
-	served   int       // requests answered on this connection
-	kept     []byte    // see keepHead
-	unread   bool      // a request body was left unread: close gently
-	num      [20]byte  // for formatting numbers
-	sock     sockIO    // c's socket, read and written without the scheduler's hand-offs
+	deadline time.Time     // the read deadline set last
+	served   int           // requests answered on this connection
+	kept     []byte        // see keepHead
+	unread   bool          // a request body was left unread: close gently
+	num      [20]byte      // for formatting numbers
+	sock     sockIO        // c's socket, read and written without the scheduler's hand-offs
+	rw       io.ReadWriter // sock, or c itself
+	// The send timeout (send.go): the load balancer's, and the write
+	// deadline last set.
+	sendTimeout time.Duration
+	sendClock   sendClock
 
 	req  h1Request
 	resp h1Response
@@ -168,6 +175,7 @@ func (fc *fastConn) loop() (handedOff bool) {
 		if fc.s.closing.Load() || st.tls {
 			return false // shut down, or the load balancer now speaks TLS: not on this connection
 		}
+		fc.sendTimeout = st.send
 		fc.state.Store(connIdle)
 		wait := st.idle
 		if fc.served == 0 {
@@ -314,6 +322,9 @@ func (fc *fastConn) lingeringClose() {
 func (fc *fastConn) handOff() {
 	fc.bw.Flush()
 	fc.c.SetReadDeadline(time.Time{}) // net/http sets its own
+	if fc.sendClock.at.Load() != 0 {
+		fc.c.SetWriteDeadline(time.Time{}) // sendConn sets it from now on
+	}
 	enableKeepAlive(fc.c)
 	fc.s.l.serveHTTP(&replayConn{Conn: fc.c, r: fc.br})
 }
@@ -323,6 +334,10 @@ type replayConn struct {
 	net.Conn
 	r *bufio.Reader // nil once drained
 }
+
+// CloseWrite lets net/http close gently after an error, as it does on a
+// TCP connection of its own.
+func (c *replayConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 func (c *replayConn) Read(p []byte) (int, error) {
 	if c.r != nil {

@@ -117,7 +117,8 @@ type settings struct {
 	slotService      string    // for slot listeners: the service
 	slot             spec.Slot // and the slot they are of
 	readHeader, idle time.Duration
-	tls              bool // connections go to net/http, which speaks TLS and h2
+	send             time.Duration // for the client to take each write; 0: no limit
+	tls              bool          // connections go to net/http, which speaks TLS and h2
 }
 
 func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadBalancer) (*listener, error) {
@@ -170,7 +171,7 @@ func (l *listener) install(lb spec.LoadBalancer) error {
 		}
 	}
 	st := settings{lb: lb.Name, trusted: trustedPrefixes(lb.TrustedProxies), maxBody: int64(lb.Limits.RequestBody), accessLog: lb.AccessLog,
-		readHeader: lb.Timeouts.ReadHeader.D(), idle: lb.Timeouts.Idle.D(), tls: certs != nil}
+		readHeader: lb.Timeouts.ReadHeader.D(), idle: lb.Timeouts.Idle.D(), send: lb.Timeouts.Send.D(), tls: certs != nil}
 	if st.idle == 0 {
 		st.idle = st.readHeader // as net/http does
 	}
@@ -283,6 +284,7 @@ func enableKeepAlive(c net.Conn) {
 // serveHTTP hands a connection to the current generation's net/http
 // server.
 func (l *listener) serveHTTP(c net.Conn) {
+	c = &sendConn{Conn: c, l: l}
 	for {
 		g := l.gen.Load()
 		select {

@@ -24,6 +24,7 @@ const (
 
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	DefaultIdleTimeout       = Duration(60 * time.Second)
+	DefaultSendTimeout       = Duration(60 * time.Second) // nginx's send_timeout
 	DefaultMaxRequestBody    = ByteSize(64 << 20)
 	DefaultMaxHeader         = ByteSize(64 << 10)
 
@@ -50,7 +51,7 @@ func NewLoadBalancer(name string) LoadBalancer {
 	return LoadBalancer{
 		Name:     name,
 		Listen:   DefaultListen,
-		Timeouts: ListenerTimeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout},
+		Timeouts: ListenerTimeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout, Send: DefaultSendTimeout},
 		Limits:   Limits{RequestBody: DefaultMaxRequestBody, Header: DefaultMaxHeader},
 	}
 }

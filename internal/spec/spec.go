@@ -62,6 +62,7 @@ type TLSCertificate struct {
 type ListenerTimeouts struct {
 	ReadHeader Duration `json:"read_header"` // to send the request's headers
 	Idle       Duration `json:"idle"`        // between requests on a kept-alive connection
+	Send       Duration `json:"send"`        // to take each write of a response
 }
 
 // Limits bound what a client may send.

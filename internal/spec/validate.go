@@ -185,6 +185,7 @@ func (v *validator) loadBalancer(at string, lb LoadBalancer, listens map[string]
 	}
 	v.positive(at+".timeouts.read_header", lb.Timeouts.ReadHeader)
 	v.positive(at+".timeouts.idle", lb.Timeouts.Idle)
+	v.positive(at+".timeouts.send", lb.Timeouts.Send)
 	if lb.Limits.RequestBody < 0 {
 		v.add(at+".limits.request_body", "must not be negative")
 	}

@@ -11,6 +11,7 @@ load_balancer "internal" {
   timeouts {
     read_header = "5s"
     idle        = "2m"
+    send        = "30s"
   }
   limits {
     request_body = "1GiB"
