@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -91,10 +90,9 @@ func (s *fastServer) newConn() *fastConn {
 func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
 	s := fc.s
 	fc.c = c
-	fc.rw = fc.sock.use(c)
-	fc.br.Reset(fc.rw)
-	fc.bw.Reset(fastWriter{fc})
-	fc.sendClock.at.Store(0)
+	rw := fc.sock.use(c)
+	fc.br.Reset(rw)
+	fc.bw.Reset(rw)
 	fc.deadline, fc.served, fc.unread = time.Time{}, 0, false
 	fc.state.Store(connActive)
 	var peer netip.Addr
@@ -144,17 +142,12 @@ type fastConn struct {
 	state    atomic.Int32
 	peer     netip.Addr
 	peerStr  string
-	deadline time.Time     // the read deadline set last
-	served   int           // requests answered on this connection
-	kept     []byte        // see keepHead
-	unread   bool          // a request body was left unread: close gently
-	num      [20]byte      // for formatting numbers
-	sock     sockIO        // c's socket, read and written without the scheduler's hand-offs
-	rw       io.ReadWriter // sock, or c itself
-	// The send timeout (send.go): the load balancer's, and the write
-	// deadline last set.
-	sendTimeout time.Duration
-	sendClock   sendClock
+	deadline time.Time // the read deadline set last
+	served   int       // requests answered on this connection
+	kept     []byte    // see keepHead
+	unread   bool      // a request body was left unread: close gently
+	num      [20]byte  // for formatting numbers
+	sock     sockIO    // c's socket, read and written without the scheduler's hand-offs; it keeps the send timeout
 
 	req  h1Request
 	resp h1Response
@@ -175,7 +168,7 @@ func (fc *fastConn) loop() (handedOff bool) {
 		if fc.s.closing.Load() || st.tls {
 			return false // shut down, or the load balancer now speaks TLS: not on this connection
 		}
-		fc.sendTimeout = st.send
+		fc.sock.send = st.send
 		fc.state.Store(connIdle)
 		wait := st.idle
 		if fc.served == 0 {
@@ -322,9 +315,6 @@ func (fc *fastConn) lingeringClose() {
 func (fc *fastConn) handOff() {
 	fc.bw.Flush()
 	fc.c.SetReadDeadline(time.Time{}) // net/http sets its own
-	if fc.sendClock.at.Load() != 0 {
-		fc.c.SetWriteDeadline(time.Time{}) // sendConn sets it from now on
-	}
 	enableKeepAlive(fc.c)
 	fc.s.l.serveHTTP(&replayConn{Conn: fc.c, r: fc.br})
 }

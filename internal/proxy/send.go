@@ -11,9 +11,12 @@ import (
 // stays connected; like nginx's send_timeout, every write to a client must
 // be taken within the load balancer's timeouts.send, counted from that
 // write rather than from the start of the response, so that a long stream
-// or a WebSocket that goes quiet is not cut. Setting a deadline costs a
-// timer operation, so it is pushed out only when the one in force would
-// come more than a quarter of the timeout early, and at most a second.
+// or a WebSocket that goes quiet is not cut. The fast path on Linux sets
+// the deadline only when a write finds the client's buffer full
+// (sockio_linux.go). Elsewhere it is set before each write, and since
+// that costs a timer operation, it is pushed out only when the one in
+// force would come more than a quarter of the timeout early, and at most
+// a second.
 
 // sendClock is a connection's write deadline as last set; writers on more
 // than one goroutine (TLS alerts, HTTP/2 frames) may share it.
@@ -60,14 +63,4 @@ func closeWrite(c net.Conn) error {
 		return cw.CloseWrite()
 	}
 	return nil
-}
-
-// fastWriter is what the fast path's buffered writer writes to: the
-// client's socket, with the send timeout before each write.
-type fastWriter struct{ fc *fastConn }
-
-func (w fastWriter) Write(p []byte) (int, error) {
-	fc := w.fc
-	fc.sendClock.before(fc.c, fc.sendTimeout)
-	return fc.rw.Write(p)
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // sockIO reads and writes a TCP connection's socket with raw system calls
@@ -16,12 +17,20 @@ import (
 // must win it back: thread switches on every few requests, and a longer
 // tail. A non-blocking socket never blocks, so the fast path does not say
 // it might, and runs on one thread as an event loop does.
+//
+// It also keeps the send timeout (send.go) at no cost to a client that
+// reads: a write deadline is set only when a write finds the socket's
+// buffer full, pushed out whenever the client takes more, and cleared when
+// the write is done.
 type sockIO struct {
 	c       net.Conn
 	rc      syscall.RawConn
 	buf     []byte // what Read fills or Write sends
 	n       int    // how much of it
 	errno   syscall.Errno
+	send    time.Duration // the send timeout; 0: none
+	armedAt int           // n when the write deadline was set last; -1: none is
+
 	readFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
 	shutFn  func(fd uintptr)
@@ -31,7 +40,7 @@ type sockIO struct {
 // a socket of its own it returns c. A sockIO serves one connection after
 // another.
 func (s *sockIO) use(c net.Conn) io.ReadWriter {
-	s.c, s.rc = nil, nil
+	s.c, s.rc, s.armedAt = nil, nil, -1
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -90,6 +99,10 @@ func (s *sockIO) Write(p []byte) (int, error) {
 	s.buf, s.n, s.errno = p, 0, 0
 	err := s.rc.Write(s.writeFn)
 	s.buf = nil
+	if s.armedAt >= 0 {
+		s.armedAt = -1
+		s.c.SetWriteDeadline(time.Time{})
+	}
 	switch {
 	case err != nil:
 		return s.n, err
@@ -107,6 +120,10 @@ func (s *sockIO) write(fd uintptr) bool {
 		switch {
 		case e == syscall.EINTR:
 		case e == syscall.EAGAIN:
+			if s.send > 0 && s.n > s.armedAt {
+				s.armedAt = s.n
+				s.c.SetWriteDeadline(time.Now().Add(s.send))
+			}
 			return false
 		case e != 0:
 			s.errno = e

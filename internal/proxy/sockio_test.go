@@ -160,6 +160,58 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 			t.Fatal("a Read waiting on a closed connection did not return")
 		}
 	})
+	t.Run("a write the client does not take times out at the send timeout", func(t *testing.T) {
+		_, s := tcpPair(t)
+		var sock sockIO
+		rw := sock.use(s)
+		sock.send = 100 * time.Millisecond
+		start := time.Now()
+		_, err := rw.Write(make([]byte, 64<<20)) // the peer reads nothing
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("Write to a peer that reads nothing = %v; want a timeout", err)
+		}
+		if took := time.Since(start); took < sock.send || took > 3*time.Second {
+			t.Fatalf("the write timed out after %v; want about %v", took, sock.send)
+		}
+	})
+	t.Run("a client that reads slowly but steadily is not cut", func(t *testing.T) {
+		c, s := tcpPair(t)
+		c.SetReadBuffer(64 << 10)
+		s.SetWriteBuffer(64 << 10)
+		var sock sockIO
+		rw := sock.use(s)
+		sock.send = 150 * time.Millisecond
+		const size = 2 << 20
+		read := make(chan int)
+		go func() {
+			n, buf := 0, make([]byte, 64<<10)
+			for n < size {
+				time.Sleep(20 * time.Millisecond) // far slower than the writer, never silent for 150ms
+				k, err := c.Read(buf)
+				n += k
+				if err != nil {
+					break
+				}
+			}
+			read <- n
+		}()
+		start := time.Now()
+		if n, err := rw.Write(make([]byte, size)); err != nil || n != size {
+			t.Fatalf("Write to a slow reader = %d, %v after %v; want all of it", n, err, time.Since(start))
+		}
+		if n := <-read; n != size {
+			t.Fatalf("the reader got %d bytes of %d", n, size)
+		}
+		if took := time.Since(start); took < 2*sock.send {
+			t.Fatalf("the write took %v: the test did not make it wait past the send timeout", took)
+		}
+		// A deadline set while the write waited must not outlive it.
+		time.Sleep(2 * sock.send)
+		if _, err := rw.Write([]byte("x")); err != nil {
+			t.Fatalf("a write well after the last wait: %v", err)
+		}
+	})
 	t.Run("a connection without a socket is used as it is", func(t *testing.T) {
 		a, b := net.Pipe()
 		defer a.Close()
