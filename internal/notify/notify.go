@@ -87,6 +87,7 @@ type Notifier struct {
 	delay  time.Duration // before the second attempt; doubles after
 
 	queue  chan Message
+	closed sync.Once
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -119,12 +120,12 @@ func (n *Notifier) Notify(m Message) {
 }
 
 // Close stops sending; what is queued is sent first, for at most the
-// time ctx allows.
+// time ctx allows. Closing again does nothing more.
 func (n *Notifier) Close(ctx context.Context) {
 	if n == nil {
 		return
 	}
-	close(n.queue)
+	n.closed.Do(func() { close(n.queue) })
 	done := make(chan struct{})
 	go func() { n.wg.Wait(); close(done) }()
 	select {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,24 +93,26 @@ type LogLimits struct {
 
 // Server is a running teal server.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	proxy   *proxy.Proxy
-	notify  *notify.Notifier
-	envMu   sync.Mutex
-	envs    map[string]*environment // by name; "" is the default
-	api     *http.Server
-	apiLn   net.Listener
-	admin   *http.Server
-	adminLn net.Listener
-	dash    *dashboard.Dashboard
-	metrics *prometheus.Registry
-	tokenMu sync.Mutex             // serialises rotations
-	token   atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
-	tcp     bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
-	socket  string                 // path to remove on shutdown
-	bg      context.Context        // the server's own work: rotating logs
-	stopBg  context.CancelFunc
+	cfg    Config
+	log    *slog.Logger
+	proxy  *proxy.Proxy
+	notify *notify.Notifier
+
+	shutdownOnce sync.Once
+	envMu        sync.Mutex
+	envs         map[string]*environment // by name; "" is the default
+	api          *http.Server
+	apiLn        net.Listener
+	admin        *http.Server
+	adminLn      net.Listener
+	dash         *dashboard.Dashboard
+	metrics      *prometheus.Registry
+	tokenMu      sync.Mutex             // serialises rotations
+	token        atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp          bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
+	socket       string                 // path to remove on shutdown
+	bg           context.Context        // the server's own work: rotating logs
+	stopBg       context.CancelFunc
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
@@ -224,12 +227,8 @@ func (s *Server) listenAPI() (net.Listener, error) {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("API socket %s: %w", path, err)
 		}
-		ln, err := net.Listen("unix", path)
+		ln, err := listenUnix(path)
 		if err != nil {
-			return nil, fmt.Errorf("API socket: %w", err)
-		}
-		if err := os.Chmod(path, 0o600); err != nil {
-			ln.Close()
 			return nil, fmt.Errorf("API socket %s: %w", path, err)
 		}
 		s.socket = path
@@ -244,6 +243,42 @@ func (s *Server) listenAPI() (net.Listener, error) {
 	default:
 		return nil, fmt.Errorf("API address %q: expected unix:///path/teal.sock or tcp://host:port", s.cfg.API)
 	}
+}
+
+// listenUnix listens on a Unix socket at path that only its owner can
+// connect to from the moment it is there. Made at path and then given
+// mode 0600, it would be open, until the chmod, to anyone the umask lets
+// in; so it is made in a directory of its own (mode 0700), given its
+// mode, and renamed into place. Shutdown removes it.
+func listenUnix(path string) (net.Listener, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".teal-api-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	at := filepath.Join(tmp, "s")
+	if len(at) >= len(syscall.RawSockaddrUnix{}.Path) {
+		// Too long a name for a socket: there is no room for the
+		// detour, so close the window another way.
+		old := syscall.Umask(0o177)
+		ln, err := net.Listen("unix", path)
+		syscall.Umask(old)
+		return ln, err
+	}
+	ln, err := net.Listen("unix", at)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // it is not at the name it was made at
+	if err := os.Chmod(at, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := os.Rename(at, path); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // loadToken reads the API token, creating one (mode 0600) on first use.
@@ -298,8 +333,13 @@ func newToken() (string, error) {
 }
 
 // Shutdown stops the API, lets requests in flight on the load balancers
-// finish, then drains and stops every instance, warm ones included.
+// finish, then drains and stops every instance, warm ones included. Later
+// calls return when the first is done.
 func (s *Server) Shutdown(ctx context.Context) {
+	s.shutdownOnce.Do(func() { s.shutdown(ctx) })
+}
+
+func (s *Server) shutdown(ctx context.Context) {
 	if s.api != nil {
 		apiCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_ = s.api.Shutdown(apiCtx) // streams of applies in flight end with the engine below
