@@ -654,3 +654,37 @@ service "web" {
 	srv = start() // starts the live revision again, from the sealed state
 	waitFor(t, "the restarted instance", func() bool { return answer() == secret })
 }
+
+// fmt -recursive formats the modules below the directory too, as
+// terraform fmt -recursive does, and leaves hidden directories (the data
+// directory .teal, .git) alone.
+func TestFmtRecursive(t *testing.T) {
+	dir := writeConfig(t, "module \"web\" {\n  source = \"./modules/web\"\n}\n")
+	unformatted := "service \"web\" {\nversion=\"1\"\n}\n"
+	module := filepath.Join(dir, "modules", "web", "main.hcl")
+	hidden := filepath.Join(dir, ".teal", "kept.hcl")
+	for _, p := range []string{module, hidden} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(unformatted), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, _, code := teal(t, nil, "", "fmt", "-check", dir); code != ExitOK || out != "" {
+		t.Errorf("fmt -check without -recursive looked below the directory: exit %d %q", code, out)
+	}
+	out, _, code := teal(t, nil, "", "fmt", "-check", "-recursive", dir)
+	if code != ExitUnformatted || strings.TrimSpace(out) != module {
+		t.Errorf("fmt -check -recursive: exit %d %q; want exit %d and only %s", code, out, ExitUnformatted, module)
+	}
+	if _, _, code := teal(t, nil, "", "fmt", "-recursive", dir); code != ExitOK {
+		t.Errorf("fmt -recursive: exit %d", code)
+	}
+	if b, _ := os.ReadFile(module); string(b) != "service \"web\" {\n  version = \"1\"\n}\n" {
+		t.Errorf("the module's file after fmt -recursive:\n%s", b)
+	}
+	if b, _ := os.ReadFile(hidden); string(b) != unformatted {
+		t.Errorf("fmt -recursive rewrote a file in a hidden directory:\n%s", b)
+	}
+}

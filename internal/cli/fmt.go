@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/teal-deploy/teal/internal/config"
 )
@@ -16,6 +19,7 @@ const ExitUnformatted = 3
 func runFmt(e *env, args []string) error {
 	fs := newFlagSet(e, "fmt", "[flags] [DIR]")
 	check := fs.Bool("check", false, "only list files that are not formatted; exit 3 if there are any")
+	recursive := fs.Bool("recursive", false, "also format the directories below DIR (modules), except hidden ones")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,6 +31,11 @@ func runFmt(e *env, args []string) error {
 	paths, err := config.Files(dir)
 	if err != nil {
 		return err
+	}
+	if *recursive {
+		if paths, err = filesBelow(dir, paths); err != nil {
+			return err
+		}
 	}
 	unformatted := 0
 	for _, p := range paths {
@@ -54,6 +63,27 @@ func runFmt(e *env, args []string) error {
 		return &exitError{code: ExitUnformatted, err: fmt.Errorf("%d files are not formatted", unformatted), quiet: true}
 	}
 	return nil
+}
+
+// filesBelow adds to paths the configuration files of every directory
+// below dir, in lexical order, leaving out hidden directories (.teal,
+// where the server keeps its data; .git) as they are not configuration.
+func filesBelow(dir string, paths []string) ([]string, error) {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || path == dir {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		more, err := config.Files(path)
+		paths = append(paths, more...)
+		return err
+	})
+	return paths, err
 }
 
 // writeFileAtomic replaces a file with data, keeping its mode: a crash
