@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,21 @@ import (
 var sendPaths = []struct{ name, extra string }{
 	{"fast path", ""},
 	{"net/http", "Connection: X-Hop\r\nX-Hop: 1\r\n"},
+}
+
+// dialSendTimeoutLB connects to a load balancer whose send timeout is
+// send, in front of srv.
+func dialSendTimeoutLB(t *testing.T, send time.Duration, srv *httptest.Server) net.Conn {
+	t.Helper()
+	p, url := lbWith(t, Options{}, func(lb *spec.LoadBalancer) { lb.Timeouts.Send = spec.Duration(send) })
+	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", srv)})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // A client that sends a request and never reads the answer is
@@ -40,15 +56,7 @@ func TestClientThatStopsReading(t *testing.T) {
 					}
 				}
 			})
-			p, url := lbWith(t, Options{}, func(lb *spec.LoadBalancer) { lb.Timeouts.Send = spec.Duration(send) })
-			p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", srv)})
-			p.SetWeights("web", Weights{spec.Blue: 100})
-
-			c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dialSendTimeoutLB(t, send, srv)
 			sent := time.Now()
 			if _, err := io.WriteString(c, "GET /endless HTTP/1.1\r\nHost: shop.test\r\n"+path.extra+"\r\n"); err != nil {
 				t.Fatal(err)
@@ -95,15 +103,7 @@ func TestQuietStreamOutlivesSendTimeout(t *testing.T) {
 					time.Sleep(3 * send)
 				}
 			})
-			p, url := lbWith(t, Options{}, func(lb *spec.LoadBalancer) { lb.Timeouts.Send = spec.Duration(send) })
-			p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "b", srv)})
-			p.SetWeights("web", Weights{spec.Blue: 100})
-
-			c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dialSendTimeoutLB(t, send, srv)
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			for i := range 2 { // twice: the deadline of the first answer must not cut the second
 				io.WriteString(c, "GET /quiet HTTP/1.1\r\nHost: shop.test\r\n"+path.extra+"\r\n")
