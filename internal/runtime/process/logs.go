@@ -223,6 +223,7 @@ func readLog(ctx context.Context, path string, opts runtime.LogOptions) (io.Read
 	files := append(copies, path)
 
 	var buf bytes.Buffer
+	end := int64(0) // where reading path stopped: following goes on from there
 	for _, f := range files {
 		start := int64(0)
 		if !opts.Since.IsZero() {
@@ -233,6 +234,9 @@ func readLog(ctx context.Context, path string, opts runtime.LogOptions) (io.Read
 		}
 		if b, err := readFrom(f, start); err == nil {
 			buf.Write(b)
+			if f == path {
+				end = start + int64(len(b))
+			}
 		}
 	}
 	data := buf.Bytes()
@@ -243,19 +247,17 @@ func readLog(ctx context.Context, path string, opts runtime.LogOptions) (io.Read
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 	pr, pw := io.Pipe()
-	go follow(ctx, path, data, pw)
+	go follow(ctx, path, data, end, pw)
 	return pr, nil
 }
 
-// follow writes what is already read, then what is written to path, until
-// ctx is done; a truncation (a rotation) starts it again at the top.
-func follow(ctx context.Context, path string, first []byte, pw *io.PipeWriter) {
+// follow writes what is already read, then what is written to path from
+// offset on, until ctx is done; a truncation (a rotation) starts it again
+// at the top. The offset is where the first read stopped, not the file's
+// size when following begins: lines written in between would be lost.
+func follow(ctx context.Context, path string, first []byte, offset int64, pw *io.PipeWriter) {
 	if _, err := pw.Write(first); err != nil {
 		return
-	}
-	offset := int64(0)
-	if st, err := os.Stat(path); err == nil {
-		offset = st.Size()
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

@@ -207,3 +207,36 @@ func TestLogSweep(t *testing.T) {
 		}
 	}
 }
+
+// Lines written between the first read and the start of following are
+// followed, not skipped: following goes on from where the read stopped.
+func TestFollowMissesNothingWrittenMeanwhile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	if err := os.WriteFile(path, []byte("line 1\nline 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := readLog(ctx, path, runtime.LogOptions{Tail: 1, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Nothing is read yet: the follower waits to hand over line 2 while
+	// line 3 is written.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("line 3\n")
+	f.Close()
+	time.Sleep(50 * time.Millisecond)
+	sc := bufio.NewScanner(r)
+	var got []string
+	for len(got) < 2 && sc.Scan() {
+		got = append(got, sc.Text())
+	}
+	if strings.Join(got, ",") != "line 2,line 3" {
+		t.Fatalf("followed %q; want line 2, then line 3", got)
+	}
+}
