@@ -329,6 +329,14 @@ type replayConn struct {
 // TCP connection of its own.
 func (c *replayConn) CloseWrite() error { return closeWrite(c.Conn) }
 
+// closeWrite shuts c's writing side, when it has one to shut.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *replayConn) Read(p []byte) (int, error) {
 	if c.r != nil {
 		if c.r.Buffered() > 0 {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/teal-deploy/teal/internal/sendtimeout"
 	"github.com/teal-deploy/teal/internal/spec"
 )
 
@@ -284,7 +285,10 @@ func enableKeepAlive(c net.Conn) {
 // serveHTTP hands a connection to the current generation's net/http
 // server.
 func (l *listener) serveHTTP(c net.Conn) {
-	c = &sendConn{Conn: c, l: l}
+	// Whatever net/http serves (TLS, HTTP/2, hand-offs, upgrades) has the
+	// load balancer's send timeout before each write; the fast path keeps
+	// it in sockIO.
+	c = &sendtimeout.Conn{Conn: c, Timeout: l.sendTimeout}
 	for {
 		g := l.gen.Load()
 		select {
@@ -299,6 +303,9 @@ func (l *listener) serveHTTP(c net.Conn) {
 		}
 	}
 }
+
+// sendTimeout is how long a client may leave a write untaken.
+func (l *listener) sendTimeout() time.Duration { return l.settings.Load().send }
 
 // shutdown closes the socket and lets the requests in flight finish until
 // ctx is done.

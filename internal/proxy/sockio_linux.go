@@ -18,10 +18,10 @@ import (
 // tail. A non-blocking socket never blocks, so the fast path does not say
 // it might, and runs on one thread as an event loop does.
 //
-// It also keeps the send timeout (send.go) at no cost to a client that
-// reads: a write deadline is set only when a write finds the socket's
-// buffer full, pushed out whenever the client takes more, and cleared when
-// the write is done.
+// It also keeps the send timeout (package sendtimeout) at no cost to a
+// client that reads: a write deadline is set only when a write finds the
+// socket's buffer full, pushed out whenever the client takes more, and
+// cleared when the write is done.
 type sockIO struct {
 	c       net.Conn
 	rc      syscall.RawConn

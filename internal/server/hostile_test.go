@@ -222,3 +222,50 @@ func TestConnLimits(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A client of the API or the admin listener that asks for a stream (a
+// followed log, the events) and stops reading is disconnected at Send,
+// and its connection slot freed.
+func TestAPIClientThatStopsReading(t *testing.T) {
+	stopped := make(chan time.Time, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const send = 200 * time.Millisecond
+	srv := serveLimited(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(buf); err != nil {
+				stopped <- time.Now()
+				return
+			}
+		}
+	}), ConnLimits{MaxConns: 1, Send: send}, func(err error) { t.Error(err) })
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sent := time.Now()
+	fmt.Fprintf(c, "GET /v1/events?follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case at := <-stopped:
+		t.Logf("the stream's writes failed %v after the request (send %v)", at.Sub(sent).Round(time.Millisecond), send)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still writing to a client that reads nothing 10s later (Send %v)", send)
+	}
+	// The one slot is free again: another client is served.
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := c2.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("a second client with the slot freed: %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/teal-deploy/teal/internal/sendtimeout"
 )
 
 // ConnLimits bound what clients of the API and of the admin listener can
@@ -28,6 +30,11 @@ type ConnLimits struct {
 	// 512). Past it, new connections wait in the kernel's queue until one
 	// closes; the timeouts above make sure one does.
 	MaxConns int
+	// Send is how long a client may leave a write of an answer untaken,
+	// between two writes (default 1m, as a load balancer's
+	// timeouts.send): a client that follows a log or the events and stops
+	// reading is disconnected then, and its slot freed.
+	Send time.Duration
 }
 
 // The defaults of ConnLimits.
@@ -36,6 +43,7 @@ const (
 	DefaultIdle           = 2 * time.Minute
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxConns       = 512
+	DefaultSend           = time.Minute
 )
 
 func (l ConnLimits) withDefaults() ConnLimits {
@@ -51,6 +59,9 @@ func (l ConnLimits) withDefaults() ConnLimits {
 	if l.MaxConns <= 0 {
 		l.MaxConns = DefaultMaxConns
 	}
+	if l.Send <= 0 {
+		l.Send = DefaultSend
+	}
 	return l
 }
 
@@ -65,7 +76,7 @@ func serveLimited(ln net.Listener, h http.Handler, limits ConnLimits, onErr func
 		MaxHeaderBytes:    limits.MaxHeaderBytes,
 	}
 	go func() {
-		if err := srv.Serve(limitListener(ln, limits.MaxConns)); err != nil && err != http.ErrServerClosed {
+		if err := srv.Serve(limitListener(ln, limits.MaxConns, limits.Send)); err != nil && err != http.ErrServerClosed {
 			onErr(err)
 		}
 	}()
@@ -73,9 +84,9 @@ func serveLimited(ln net.Listener, h http.Handler, limits ConnLimits, onErr func
 }
 
 // limitListener accepts at most n connections at a time: Accept waits
-// for one to close first.
-func limitListener(ln net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+// for one to close first. Every write must be taken within send.
+func limitListener(ln net.Listener, n int, send time.Duration) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), send: send}
 }
 
 type limitedListener struct {
@@ -83,6 +94,7 @@ type limitedListener struct {
 	slots chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	send  time.Duration
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
@@ -96,7 +108,8 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		<-l.slots
 		return nil, err
 	}
-	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+	send := func() time.Duration { return l.send }
+	return &limitedConn{Conn: &sendtimeout.Conn{Conn: c, Timeout: send}, release: func() { <-l.slots }}, nil
 }
 
 func (l *limitedListener) Close() error {
