@@ -37,8 +37,8 @@ type sockIO struct {
 }
 
 // use makes s read and write c, and returns it; for a connection without
-// a socket of its own it returns c. A sockIO serves one connection after
-// another.
+// a socket of its own (none that the listeners accept) it returns c, which
+// keeps no send timeout. A sockIO serves one connection after another.
 func (s *sockIO) use(c net.Conn) io.ReadWriter {
 	s.c, s.rc, s.armedAt = nil, nil, -1
 	sc, ok := c.(syscall.Conn)
