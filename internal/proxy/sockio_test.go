@@ -11,38 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// tcpPair returns both ends of a real loopback connection.
-func tcpPair(t *testing.T) (client, server *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c.(*net.TCPConn), s.(*net.TCPConn)
-}
+	"github.com/teal-deploy/teal/internal/tcptest"
+)
 
 // sockIO must behave as the net.Conn it reads and writes: the fast path's
 // errors, deadlines and partial writes depend on it.
 func TestSockIOBehavesAsTheConn(t *testing.T) {
 	t.Run("a large write waits for the reader and sends everything", func(t *testing.T) {
-		c, s := tcpPair(t)
+		c, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		if rw == io.ReadWriter(s) {
@@ -65,7 +42,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("reads what was sent, then EOF after closeWrite", func(t *testing.T) {
-		c, s := tcpPair(t)
+		c, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		c.Write([]byte("hello"))
@@ -80,7 +57,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a read deadline is a timeout", func(t *testing.T) {
-		_, s := tcpPair(t)
+		_, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		s.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
@@ -95,7 +72,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a reset is ECONNRESET in a net.OpError", func(t *testing.T) {
-		c, s := tcpPair(t)
+		c, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		c.SetLinger(0) // close with RST
@@ -111,7 +88,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a write after the peer reset fails", func(t *testing.T) {
-		c, s := tcpPair(t)
+		c, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		c.SetLinger(0)
@@ -128,7 +105,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a closed connection is net.ErrClosed", func(t *testing.T) {
-		_, s := tcpPair(t)
+		_, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		s.Close()
@@ -141,7 +118,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		sock.closeWrite() // harmless on a closed connection
 	})
 	t.Run("Close wakes a waiting read", func(t *testing.T) {
-		_, s := tcpPair(t)
+		_, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		done := make(chan error)
@@ -161,7 +138,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a write the client does not take times out at the send timeout", func(t *testing.T) {
-		_, s := tcpPair(t)
+		_, s := tcptest.Pair(t)
 		var sock sockIO
 		rw := sock.use(s)
 		sock.send = 100 * time.Millisecond
@@ -176,7 +153,7 @@ func TestSockIOBehavesAsTheConn(t *testing.T) {
 		}
 	})
 	t.Run("a client that reads slowly but steadily is not cut", func(t *testing.T) {
-		c, s := tcpPair(t)
+		c, s := tcptest.Pair(t)
 		c.SetReadBuffer(64 << 10)
 		s.SetWriteBuffer(64 << 10)
 		var sock sockIO

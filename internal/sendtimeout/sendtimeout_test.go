@@ -5,36 +5,13 @@ import (
 	"net"
 	"testing"
 	"time"
-)
 
-// pair returns both ends of a real loopback connection.
-func pair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c, s
-}
+	"github.com/teal-deploy/teal/internal/tcptest"
+)
 
 // A peer that reads nothing makes a write fail at the timeout.
 func TestWriteTimesOut(t *testing.T) {
-	_, s := pair(t)
+	_, s := tcptest.Pair(t)
 	const timeout = 100 * time.Millisecond
 	c := &Conn{Conn: s, Timeout: func() time.Duration { return timeout }}
 	start := time.Now()
@@ -55,7 +32,7 @@ func TestWriteTimesOut(t *testing.T) {
 // The timeout counts from each write: a connection quiet for longer than
 // it writes again, and a timeout of 0 takes the deadline away.
 func TestQuietConnWritesAgain(t *testing.T) {
-	peer, s := pair(t)
+	peer, s := tcptest.Pair(t)
 	timeout := 50 * time.Millisecond
 	c := &Conn{Conn: s, Timeout: func() time.Duration { return timeout }}
 	for i := range 3 {

@@ -1,0 +1,34 @@
+// Package tcptest gives tests both ends of a real loopback TCP connection.
+package tcptest
+
+import (
+	"net"
+	"testing"
+)
+
+// Pair returns the client and the server end of a new connection on
+// 127.0.0.1; both are closed when the test ends.
+func Pair(tb testing.TB) (client, server *net.TCPConn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		c.Close()
+		tb.Fatal("accept failed")
+	}
+	tb.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
