@@ -93,26 +93,26 @@ type LogLimits struct {
 
 // Server is a running teal server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	proxy  *proxy.Proxy
-	notify *notify.Notifier
+	cfg     Config
+	log     *slog.Logger
+	proxy   *proxy.Proxy
+	notify  *notify.Notifier
+	envMu   sync.Mutex
+	envs    map[string]*environment // by name; "" is the default
+	api     *http.Server
+	apiLn   net.Listener
+	admin   *http.Server
+	adminLn net.Listener
+	dash    *dashboard.Dashboard
+	metrics *prometheus.Registry
+	tokenMu sync.Mutex             // serialises rotations
+	token   atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
+	tcp     bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
+	socket  string                 // path to remove on shutdown
+	bg      context.Context        // the server's own work: rotating logs
+	stopBg  context.CancelFunc
 
 	shutdownOnce sync.Once
-	envMu        sync.Mutex
-	envs         map[string]*environment // by name; "" is the default
-	api          *http.Server
-	apiLn        net.Listener
-	admin        *http.Server
-	adminLn      net.Listener
-	dash         *dashboard.Dashboard
-	metrics      *prometheus.Registry
-	tokenMu      sync.Mutex             // serialises rotations
-	token        atomic.Pointer[string] // from DataDir/token: for the dashboard's actions, and for the API on TCP
-	tcp          bool                   // the API listens on TCP, so it needs the token; the socket's mode guards it otherwise
-	socket       string                 // path to remove on shutdown
-	bg           context.Context        // the server's own work: rotating logs
-	stopBg       context.CancelFunc
 }
 
 // New opens the state in cfg.DataDir and builds the server; Start runs it.
