@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -287,37 +286,5 @@ func TestAdminChecksHost(t *testing.T) {
 		if want == 421 && !strings.Contains(string(b), "--admin-host") {
 			t.Errorf("Host %s: the refusal does not say what to do: %s", host, b)
 		}
-	}
-}
-
-// The socket is its owner's from the moment it exists, whatever the
-// umask: it is made elsewhere with its mode and renamed into place, and
-// nothing of the detour is left.
-func TestSocketModeWithOpenUmask(t *testing.T) {
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-	dir := t.TempDir()
-	s := startServer(t, Config{DataDir: filepath.Join(dir, "data"), API: "unix://" + filepath.Join(dir, "api.sock")})
-	st, err := os.Stat(s.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
-		t.Errorf("socket mode %v with umask 0, want a socket with 0600", st.Mode())
-	}
-	c, err := net.Dial("unix", s.socket)
-	if err != nil {
-		t.Fatalf("the socket renamed into place does not answer: %v", err)
-	}
-	c.Close()
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".teal-api-") {
-			t.Errorf("%s was left beside the socket", e.Name())
-		}
-	}
-	s.Shutdown(context.Background())
-	if _, err := os.Stat(s.socket); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the socket is still there after Shutdown: %v", err)
 	}
 }
