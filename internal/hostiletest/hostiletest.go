@@ -258,6 +258,29 @@ func (s *Steady) Stop() Latency {
 	return l
 }
 
+// Baseline is what a well-behaved client sees before an attack, and the
+// same client kept going through it.
+type Baseline struct {
+	Before Sample  // goroutines and heap with nobody attacking
+	Calm   Latency // a second of normal's requests, alone
+	Steady *Steady // normal, every 10 ms from now on: Stop it after the attack
+}
+
+// StartBaseline checks that normal succeeds, measures the process and a
+// second of normal's requests alone, then keeps normal going.
+func StartBaseline(t testing.TB, normal func() error) Baseline {
+	t.Helper()
+	if err := normal(); err != nil {
+		t.Fatal(err)
+	}
+	b := Baseline{Before: Measure()}
+	calm := StartSteady(normal, 10*time.Millisecond)
+	time.Sleep(time.Second)
+	b.Calm = calm.Stop()
+	b.Steady = StartSteady(normal, 10*time.Millisecond)
+	return b
+}
+
 // Get returns a steady client's request: GET url with c, which must answer
 // 200.
 func Get(c *http.Client, url string, header http.Header) func() error {

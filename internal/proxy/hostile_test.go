@@ -75,15 +75,8 @@ func TestHostileClients(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	t.Cleanup(client.CloseIdleConnections)
 	normal := hostiletest.Get(client, url+"/", nil)
-	if err := normal(); err != nil {
-		t.Fatal(err)
-	}
-	before := hostiletest.Measure()
-	calm := hostiletest.StartSteady(normal, 10*time.Millisecond)
-	time.Sleep(time.Second)
-	calmLatency := calm.Stop()
-
-	steady := hostiletest.StartSteady(normal, 10*time.Millisecond)
+	base := hostiletest.StartBaseline(t, normal)
+	before, calmLatency, steady := base.Before, base.Calm, base.Steady
 	slow := hostiletest.StartSlowloris(t, addr, slowConns, 100*time.Millisecond, 10*time.Second)
 
 	var wg sync.WaitGroup

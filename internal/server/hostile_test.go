@@ -57,15 +57,8 @@ func TestHostileAPIClients(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 	normal := hostiletest.Get(client, s.APIAddr()+"/v1/status", auth)
-	if err := normal(); err != nil {
-		t.Fatal(err)
-	}
-	before := hostiletest.Measure()
-	calm := hostiletest.StartSteady(normal, 10*time.Millisecond)
-	time.Sleep(time.Second)
-	calmLatency := calm.Stop()
-
-	steady := hostiletest.StartSteady(normal, 10*time.Millisecond)
+	base := hostiletest.StartBaseline(t, normal)
+	before, calmLatency, steady := base.Before, base.Calm, base.Steady
 	slowAPI := hostiletest.StartSlowloris(t, apiAddr, slowConns, 100*time.Millisecond, 10*time.Second)
 	slowAdmin := hostiletest.StartSlowloris(t, adminAddr, slowConns, 100*time.Millisecond, 10*time.Second)
 
