@@ -281,6 +281,22 @@ func StartBaseline(t testing.TB, normal func() error) Baseline {
 	return b
 }
 
+// Attack starts n attackers, counted in wg, each with an HTTP client of
+// its own, calling hit(i, client) again and again for d.
+func Attack(wg *sync.WaitGroup, n int, d time.Duration, hit func(i int, c *http.Client)) {
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second}
+			defer c.CloseIdleConnections()
+			for end := time.Now().Add(d); time.Now().Before(end); {
+				hit(i, c)
+			}
+		}()
+	}
+}
+
 // Get returns a steady client's request: GET url with c, which must answer
 // 200.
 func Get(c *http.Client, url string, header http.Header) func() error {

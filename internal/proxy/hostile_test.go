@@ -83,31 +83,23 @@ func TestHostileClients(t *testing.T) {
 	var problems hostiletest.Problems
 	note := problems.Note
 	attackFor := 1500 * time.Millisecond
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
-			defer c.CloseIdleConnections()
-			for end := time.Now().Add(attackFor); time.Now().Before(end); {
-				// 16 MiB streamed, then 1 GiB announced: both over the 1 MiB limit.
-				req, _ := http.NewRequest("POST", url+"/streamed", io.LimitReader(zeros{}, 16<<20))
-				if i%2 == 1 {
-					req, _ = http.NewRequest("POST", url+"/announced", io.LimitReader(zeros{}, 1<<30))
-					req.ContentLength = 1 << 30
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					continue // the server may close a connection whose body it will not read
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusRequestEntityTooLarge {
-					note("an oversized body got %d", resp.StatusCode)
-				}
-			}
-		}()
-	}
+	hostiletest.Attack(&wg, 4, attackFor, func(i int, c *http.Client) {
+		// 16 MiB streamed, then 1 GiB announced: both over the 1 MiB limit.
+		req, _ := http.NewRequest("POST", url+"/streamed", io.LimitReader(zeros{}, 16<<20))
+		if i%2 == 1 {
+			req, _ = http.NewRequest("POST", url+"/announced", io.LimitReader(zeros{}, 1<<30))
+			req.ContentLength = 1 << 30
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return // the server may close a connection whose body it will not read
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			note("an oversized body got %d", resp.StatusCode)
+		}
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

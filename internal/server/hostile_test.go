@@ -66,33 +66,25 @@ func TestHostileAPIClients(t *testing.T) {
 	var problems hostiletest.Problems
 	note := problems.Note
 	attackFor := 1500 * time.Millisecond
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
-			defer c.CloseIdleConnections()
-			for end := time.Now().Add(attackFor); time.Now().Before(end); {
-				// 32 MiB, over the API's 8 MiB, with the token (400) and
-				// without it (401, the body never read).
-				req, _ := http.NewRequest("POST", s.APIAddr()+"/v1/plan", io.LimitReader(zeros{}, 32<<20))
-				want := http.StatusUnauthorized
-				if i%2 == 0 {
-					req.Header.Set("Authorization", "Bearer "+token)
-					want = http.StatusBadRequest
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					continue // the server may close a connection whose body it will not read
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != want {
-					note("a 32 MiB body: %d %.200s, want %d", resp.StatusCode, b, want)
-				}
-			}
-		}()
-	}
+	hostiletest.Attack(&wg, 4, attackFor, func(i int, c *http.Client) {
+		// 32 MiB, over the API's 8 MiB, with the token (400) and
+		// without it (401, the body never read).
+		req, _ := http.NewRequest("POST", s.APIAddr()+"/v1/plan", io.LimitReader(zeros{}, 32<<20))
+		want := http.StatusUnauthorized
+		if i%2 == 0 {
+			req.Header.Set("Authorization", "Bearer "+token)
+			want = http.StatusBadRequest
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return // the server may close a connection whose body it will not read
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			note("a 32 MiB body: %d %.200s, want %d", resp.StatusCode, b, want)
+		}
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
