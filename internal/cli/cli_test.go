@@ -688,3 +688,54 @@ func TestFmtRecursive(t *testing.T) {
 		t.Errorf("fmt -recursive rewrote a file in a hidden directory:\n%s", b)
 	}
 }
+
+// teal state list and show include the DNS zones of the current state,
+// with the TSIG secret never shown; an earlier version says it was kept
+// without them.
+func TestStateShowsDNSZones(t *testing.T) {
+	_, env, _, _ := testServer(t)
+	ln, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	listen := ln.LocalAddr().String()
+	ln.Close()
+	const secret = "c2VjcmV0LWtleS1kby1ub3Qtc2hvdw=="
+	dir := writeConfig(t, fmt.Sprintf(`
+dns_zone "own.test" {
+  listen = %q
+}
+dns_zone "bind.test" {
+  update {
+    server     = "127.0.0.1:1"
+    key_name   = "teal-key."
+    key_secret = %q
+  }
+}
+`, listen, secret))
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := teal(t, env, "", args...)
+		if code != ExitOK {
+			t.Fatalf("teal %v: exit %d\n%s%s", args, code, out, stderr)
+		}
+		if strings.Contains(out+stderr, secret) {
+			t.Fatalf("teal %v showed the TSIG secret:\n%s%s", args, out, stderr)
+		}
+		return out
+	}
+	run("apply", "-auto-approve", dir)
+	list := run("state", "list")
+	for _, want := range []string{"dns_zone.own.test\t(answered by teal on " + listen + ")", "dns_zone.bind.test\t(updates to 127.0.0.1:1)"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("state list lacks %q:\n%s", want, list)
+		}
+	}
+	if out := run("state", "show", "dns_zone.bind.test"); !strings.Contains(out, `update.key_name`) || !strings.Contains(out, "(sensitive value)") {
+		t.Errorf("state show dns_zone.bind.test:\n%s", out)
+	}
+	if out := run("state", "show", "-json", "dns_zone.bind.test"); !strings.Contains(out, `"key_name": "teal-key"`) || !strings.Contains(out, `"key_secret": "(sensitive value)"`) {
+		t.Errorf("state show -json dns_zone.bind.test:\n%s", out)
+	}
+	out, stderr, code := teal(t, env, "", "state", "show", "-serial", "1", "dns_zone.own.test")
+	if code != ExitFailure || !strings.Contains(stderr, "kept without their DNS zones") {
+		t.Errorf("state show -serial 1 dns_zone.own.test: exit %d\n%s%s", code, out, stderr)
+	}
+}

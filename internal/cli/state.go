@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/plan"
+	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
 )
 
@@ -51,16 +52,19 @@ func runState(e *env, args []string) error {
 			}
 			fmt.Fprintf(e.stdout, "service.%s\t(%s)\n", s.Name, live)
 		}
+		for _, z := range v.DNSZones {
+			fmt.Fprintf(e.stdout, "dns_zone.%s\t(%s)\n", z.Name, zoneServer(z))
+		}
 		return nil
 	case "show":
 		if len(pos) != 1 {
-			return usageError("teal state show takes one address, like service.web or load_balancer.public")
+			return usageError("teal state show takes one address, like service.web, load_balancer.public or dns_zone.example.com")
 		}
 		v, err := c.State(e.ctx, *serial)
 		if err != nil {
 			return err
 		}
-		return showAddress(e, v, pos[0], *asJSON)
+		return showAddress(e, v, pos[0], *asJSON, *serial != 0)
 	case "versions":
 		vs, err := c.StateVersions(e.ctx)
 		if err != nil {
@@ -96,8 +100,9 @@ func runState(e *env, args []string) error {
 }
 
 // showAddress prints one recorded object, attribute by attribute, as a
-// plan shows it.
-func showAddress(e *env, v state.Version, addr string, asJSON bool) error {
+// plan shows it; earlier says v is an earlier version, kept without its
+// DNS zones.
+func showAddress(e *env, v state.Version, addr string, asJSON, earlier bool) error {
 	kind, name, _ := strings.Cut(addr, ".")
 	switch kind {
 	case "load_balancer":
@@ -129,10 +134,33 @@ func showAddress(e *env, v state.Version, addr string, asJSON bool) error {
 				return nil
 			}
 		}
+	case "dns_zone":
+		for _, z := range v.DNSZones {
+			if z.Name == name {
+				if asJSON {
+					return writeJSONTo(e.stdout, z)
+				}
+				fmt.Fprintf(e.stdout, "# %s (serial %d)\n", addr, v.Serial)
+				plan.RenderDNSZone(e.stdout, z)
+				return nil
+			}
+		}
+		if earlier {
+			return &exitError{code: ExitFailure, err: fmt.Errorf("%s: earlier versions of the state are kept without their DNS zones; the current state has them", addr)}
+		}
 	default:
-		return usageError("%q is not an address; expected service.NAME or load_balancer.NAME", addr)
+		return usageError("%q is not an address; expected service.NAME, load_balancer.NAME or dns_zone.NAME", addr)
 	}
 	return &exitError{code: ExitFailure, err: fmt.Errorf("%s is not in the state (serial %d)", addr, v.Serial)}
+}
+
+// zoneServer says who answers for a zone: teal itself, or the server teal
+// sends updates to.
+func zoneServer(z spec.DNSZone) string {
+	if z.Update != nil {
+		return "updates to " + z.Update.Server
+	}
+	return "answered by teal on " + z.Listen
 }
 
 func runForceUnlock(e *env, args []string) error {

@@ -203,7 +203,11 @@ func (e *Engine) StateVersion(serial uint64) (state.Version, error) {
 			return err
 		}
 		svcs, err := tx.Services()
-		v = state.Version{Serial: tx.Serial(), Lineage: tx.Lineage(), Time: e.now(), LoadBalancers: lbs, Services: svcs}
+		if err != nil {
+			return err
+		}
+		zones, err := tx.DNSZones()
+		v = state.Version{Serial: tx.Serial(), Lineage: tx.Lineage(), Time: e.now(), LoadBalancers: lbs, Services: svcs, DNSZones: zones}
 		return err
 	})
 	return v, err

@@ -474,6 +474,13 @@ func (s *Server) stateVersion(w http.ResponseWriter, r *http.Request, eng *engin
 	for i := range v.Services {
 		v.Services[i].Spec = v.Services[i].Spec.Redacted()
 	}
+	for i, z := range v.DNSZones {
+		if z.Update != nil {
+			u := *z.Update
+			u.KeySecret = spec.RedactedValue
+			v.DNSZones[i].Update = &u
+		}
+	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

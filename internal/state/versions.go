@@ -23,6 +23,9 @@ type Version struct {
 	Time          time.Time           `json:"time"`
 	LoadBalancers []spec.LoadBalancer `json:"load_balancers"`
 	Services      []Service           `json:"services"`
+	// DNSZones are the zones as applied; only the current state shows
+	// them, since versions are kept without them.
+	DNSZones []spec.DNSZone `json:"dns_zones,omitempty"`
 }
 
 // storedVersion is a Version as kept: the services by reference to their
