@@ -333,14 +333,69 @@ func (e *Engine) failover(s *service, live, prev *group) {
 // restoreDNS publishes again, as a server starts, where the record of a
 // service that switches by DNS points: at the live slot the state
 // records, so that a server killed between an update and its record puts
-// the record back.
+// the record back. A DNS server that does not take the update (it is
+// restarting too) is tried again in the background.
 func (e *Engine) restoreDNS(ctx context.Context, svc spec.Service, live spec.Slot) {
 	e.serveLive(svc.Name, live)
 	if err := e.publish(ctx, svc, live); err != nil {
 		e.log.Error("publish the record", "service", svc.Name, "err", err)
 		e.event(state.Event{Service: svc.Name, Type: "dns.publish_failed",
-			Message: fmt.Sprintf("could not point %s at the %s slot again after a restart: %v", svc.DNS.Name, live, err)})
+			Message: fmt.Sprintf("could not point %s at the %s slot again after a restart: %v; trying again", svc.DNS.Name, live, err)})
+		e.bg.Add(1)
+		go func() {
+			defer e.bg.Done()
+			e.republish(svc.Name)
+		}()
 	}
+}
+
+// The waits between two tries of republish: the first, doubled after
+// each failure up to the last.
+var republishWait = [2]time.Duration{time.Second, time.Minute}
+
+// republish points a service's record at its live slot until the DNS
+// server takes it, the engine shuts down, or there is nothing to point
+// at any more. Each try takes the service, as a deployment does, so that
+// it never overwrites what a deployment publishes; a service taken by
+// one is tried at the next turn.
+func (e *Engine) republish(name string) {
+	wait := republishWait[0]
+	for tries := 1; ; tries++ {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, republishWait[1])
+		s := e.service(name)
+		if s.lock("publish the record again", "teal", e.now()) != nil {
+			continue
+		}
+		done, err := e.republishLive(s)
+		s.unlock()
+		if done {
+			return
+		}
+		e.log.Warn("publish the record", "service", name, "try", tries, "err", err)
+	}
+}
+
+// republishLive publishes the record of a service at its live slot; done
+// is true when it did, or when there is no record to publish any more.
+func (e *Engine) republishLive(s *service) (done bool, err error) {
+	s.mu.Lock()
+	live := s.live
+	s.mu.Unlock()
+	svc := e.appliedSpec(s.name)
+	if live == nil || !svc.ByDNS() {
+		return true, nil // destroyed, or switched by a load balancer now
+	}
+	if err := e.publish(e.ctx, svc, live.slot); err != nil {
+		return false, err
+	}
+	e.event(state.Event{Service: s.name, Type: "dns.published", Actor: "teal",
+		Message: fmt.Sprintf("pointed %s at the %s slot again", svc.DNS.Name, live.slot)})
+	return true, nil
 }
 
 // applyZones makes the DNS zones what an apply leaves, records them, and

@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -499,4 +501,68 @@ func TestDNSAbortWhileLingering(t *testing.T) {
 	if st := h.status(); st.Live.Version != "v1" || st.Candidate != nil {
 		t.Errorf("after the abort: live %+v candidate %+v", st.Live, st.Candidate)
 	}
+}
+
+// A DNS server that does not take the record as teal restarts (it is
+// restarting too) is tried again until it does: the record points at the
+// live slot again, and the events say what happened.
+func TestDNSRepublishedAfterRestart(t *testing.T) {
+	h := newDNSHarness(t)
+	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
+	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
+	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
+
+	h.crash()
+	refuse := &refusingRecords{left: 2}
+	h.wrapDNS = func(r engine.Records) engine.Records { refuse.Records = r; return refuse }
+	h.boot()
+	began := time.Now()
+	waitFor(t, func() bool { ip, _ := lookup(t, zoneAddr, dnsName); return ip == "127.0.0.2" })
+	t.Logf("the record was back %v after the restart, at try %d", time.Since(began).Round(time.Millisecond), refuse.tries())
+	if n := refuse.tries(); n != 3 {
+		t.Errorf("%d tries to publish; want 3 (two refused, then taken)", n)
+	}
+	evs, err := h.eng.LastEvents(100, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Type, "dns.publish") {
+			types = append(types, ev.Type+": "+ev.Message)
+		}
+	}
+	if len(types) != 2 || !strings.HasPrefix(types[0], "dns.publish_failed") || !strings.Contains(types[0], "trying again") ||
+		!strings.HasPrefix(types[1], "dns.published: pointed web.example.test at the blue slot again") {
+		t.Errorf("events: %q", types)
+	}
+}
+
+// refusingRecords refuses the first left records it is asked to publish,
+// as a DNS server that is not up yet does, and passes the rest on to the
+// real publisher.
+type refusingRecords struct {
+	engine.Records
+	mu          sync.Mutex
+	left, calls int
+}
+
+func (r *refusingRecords) Publish(ctx context.Context, name string, addr netip.Addr, ttl time.Duration) error {
+	r.mu.Lock()
+	r.calls++
+	refuse := r.left > 0
+	if refuse {
+		r.left--
+	}
+	r.mu.Unlock()
+	if refuse {
+		return errors.New("SERVFAIL: the server is starting")
+	}
+	return r.Records.Publish(ctx, name, addr, ttl)
+}
+
+func (r *refusingRecords) tries() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
 }

@@ -49,6 +49,9 @@ type harness struct {
 	withDNS bool           // boot with a DNS publisher (dns_test.go)
 	quiet   time.Duration  // engine.Config.DNSQuiet
 	pub     *dns.Publisher // the publisher of the running engine, with DNS
+	// wrapDNS, when set, stands between the engine and the publisher of
+	// the next boot (a DNS server that refuses for a while).
+	wrapDNS func(engine.Records) engine.Records
 }
 
 func newHarness(t *testing.T) *harness {
@@ -76,6 +79,9 @@ func (h *harness) boot() {
 	if h.withDNS {
 		h.pub = dns.NewPublisher(log)
 		records = h.pub
+		if h.wrapDNS != nil {
+			records = h.wrapDNS(records)
+		}
 	}
 	h.eng = engine.New(engine.Config{
 		Store:    store,
