@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -104,25 +105,18 @@ func runState(e *env, args []string) error {
 // DNS zones.
 func showAddress(e *env, v state.Version, addr string, asJSON, earlier bool) error {
 	kind, name, _ := strings.Cut(addr, ".")
+	var obj any       // what -json prints
+	var render func() // what is printed otherwise, below the address
 	switch kind {
 	case "load_balancer":
-		for _, lb := range v.LoadBalancers {
-			if lb.Name == name {
-				if asJSON {
-					return writeJSONTo(e.stdout, lb)
-				}
-				fmt.Fprintf(e.stdout, "# %s (serial %d)\n", addr, v.Serial)
-				plan.RenderLoadBalancer(e.stdout, lb)
-				return nil
-			}
+		if i := slices.IndexFunc(v.LoadBalancers, func(lb spec.LoadBalancer) bool { return lb.Name == name }); i >= 0 {
+			lb := v.LoadBalancers[i]
+			obj, render = lb, func() { plan.RenderLoadBalancer(e.stdout, lb) }
 		}
 	case "service":
-		for _, s := range v.Services {
-			if s.Name == name {
-				if asJSON {
-					return writeJSONTo(e.stdout, s)
-				}
-				fmt.Fprintf(e.stdout, "# %s (serial %d)\n", addr, v.Serial)
+		if i := slices.IndexFunc(v.Services, func(s state.Service) bool { return s.Name == name }); i >= 0 {
+			s := v.Services[i]
+			obj, render = s, func() {
 				if s.Live != nil {
 					fmt.Fprintf(e.stdout, "# revision %d live in %s", s.Live.Revision, s.Live.Slot)
 					if p := s.Previous; p != nil {
@@ -131,27 +125,27 @@ func showAddress(e *env, v state.Version, addr string, asJSON, earlier bool) err
 					fmt.Fprintln(e.stdout)
 				}
 				plan.RenderService(e.stdout, s.Spec)
-				return nil
 			}
 		}
 	case "dns_zone":
-		for _, z := range v.DNSZones {
-			if z.Name == name {
-				if asJSON {
-					return writeJSONTo(e.stdout, z)
-				}
-				fmt.Fprintf(e.stdout, "# %s (serial %d)\n", addr, v.Serial)
-				plan.RenderDNSZone(e.stdout, z)
-				return nil
-			}
-		}
-		if earlier {
+		if i := slices.IndexFunc(v.DNSZones, func(z spec.DNSZone) bool { return z.Name == name }); i >= 0 {
+			z := v.DNSZones[i]
+			obj, render = z, func() { plan.RenderDNSZone(e.stdout, z) }
+		} else if earlier {
 			return &exitError{code: ExitFailure, err: fmt.Errorf("%s: earlier versions of the state are kept without their DNS zones; the current state has them", addr)}
 		}
 	default:
 		return usageError("%q is not an address; expected service.NAME, load_balancer.NAME or dns_zone.NAME", addr)
 	}
-	return &exitError{code: ExitFailure, err: fmt.Errorf("%s is not in the state (serial %d)", addr, v.Serial)}
+	if obj == nil {
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s is not in the state (serial %d)", addr, v.Serial)}
+	}
+	if asJSON {
+		return writeJSONTo(e.stdout, obj)
+	}
+	fmt.Fprintf(e.stdout, "# %s (serial %d)\n", addr, v.Serial)
+	render()
+	return nil
 }
 
 // zoneServer says who answers for a zone: teal itself, or the server teal
