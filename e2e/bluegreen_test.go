@@ -24,6 +24,7 @@ import (
 
 	"github.com/teal-deploy/teal/internal/api"
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 var bins struct {
@@ -107,7 +108,7 @@ func start(t *testing.T) *env {
 func startWith(t *testing.T, config func(lbAddr string) string, serverArgs ...string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), data: t.TempDir(), exited: make(chan error, 1), srvLogs: &bytes.Buffer{}}
-	addr := freeAddr(t)
+	addr := tcptest.FreeAddr(t)
 	e.lb = "http://" + addr
 	if err := os.WriteFile(filepath.Join(e.dir, "teal.hcl"), []byte(config(addr)), 0o644); err != nil {
 		t.Fatal(err)
@@ -156,15 +157,6 @@ func startWith(t *testing.T, config func(lbAddr string) string, serverArgs ...st
 		time.Sleep(20 * time.Millisecond)
 	}
 	return e
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // teal runs the CLI against the server and returns its output and exit code.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/teal-deploy/teal/internal/api"
 	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // crashConfig is a service whose every step lasts long enough to be
@@ -60,7 +61,7 @@ func TestKilledAtEachStep(t *testing.T) {
 	for _, st := range crashStrategies {
 		for _, step := range st.stepsToK {
 			t.Run(st.name+"/"+strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
-				addr := freeAddr(t)
+				addr := tcptest.FreeAddr(t)
 				killAt(t, addr, fmt.Sprintf(crashConfig, addr, st.count, bins.webapp, st.deploy), step)
 			})
 		}
@@ -81,7 +82,7 @@ func TestKilledAtRandom(t *testing.T) {
 		st := crashStrategies[r.IntN(len(crashStrategies))]
 		delay := time.Duration(r.Int64N(int64(3 * time.Second)))
 		t.Run(fmt.Sprintf("seed%d/%s/after_%s", seed, st.name, delay.Round(time.Millisecond)), func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := tcptest.FreeAddr(t)
 			killWhen(t, addr, fmt.Sprintf(crashConfig, addr, st.count, bins.webapp, st.deploy), nil, delay)
 		})
 	}

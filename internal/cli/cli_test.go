@@ -20,6 +20,7 @@ import (
 	"github.com/teal-deploy/teal/internal/plan"
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/server"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 func TestMain(m *testing.M) {
@@ -694,9 +695,7 @@ func TestFmtRecursive(t *testing.T) {
 // without them.
 func TestStateShowsDNSZones(t *testing.T) {
 	_, env, _, _ := testServer(t)
-	ln, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	listen := ln.LocalAddr().String()
-	ln.Close()
+	listen := tcptest.FreeAddr(t)
 	const secret = "c2VjcmV0LWtleS1kby1ub3Qtc2hvdw=="
 	dir := writeConfig(t, fmt.Sprintf(`
 dns_zone "own.test" {

@@ -18,6 +18,7 @@ import (
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // newContainerHarness runs service web as containers of the instance
@@ -27,7 +28,7 @@ import (
 func newContainerHarness(t *testing.T) (*harness, string) {
 	owner := containertest.Owner(t)
 	image := containertest.Image(t, containertest.DriverFor(t, owner))
-	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t), image: image}
+	h := &harness{t: t, dir: t.TempDir(), lbAddr: tcptest.FreeAddr(t), image: image}
 	h.drivers = func() (runtime.Driver, engine.Builder) {
 		c := containertest.DriverFor(t, owner)
 		return &runtime.ByKind{Process: &process.Driver{LogDir: filepath.Join(h.dir, "logs")}, Container: c}, c
@@ -198,7 +199,7 @@ func TestContainerOutOfMemory(t *testing.T) {
 // Without a container engine, process services go on working and a
 // container service fails its deployment, saying where teal looked.
 func TestNoContainerEngine(t *testing.T) {
-	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t)}
+	h := &harness{t: t, dir: t.TempDir(), lbAddr: tcptest.FreeAddr(t)}
 	sock := filepath.Join(h.dir, "no-engine.sock")
 	h.drivers = func() (runtime.Driver, engine.Builder) {
 		c, err := container.New(container.Config{Host: "unix://" + sock, Owner: h.dir})

@@ -20,6 +20,7 @@ import (
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // Services that switch by DNS, on real processes behind the real load
@@ -29,7 +30,7 @@ import (
 const dnsName = "web.example.test"
 
 func newDNSHarness(t *testing.T) *harness {
-	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t), withDNS: true, quiet: 3 * time.Second}
+	h := &harness{t: t, dir: t.TempDir(), lbAddr: tcptest.FreeAddr(t), withDNS: true, quiet: 3 * time.Second}
 	h.boot()
 	t.Cleanup(h.shutdown)
 	return h

@@ -23,6 +23,7 @@ import (
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // The test binary is also the instance program: real processes, started
@@ -55,7 +56,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, dir: t.TempDir(), lbAddr: freeAddr(t)}
+	h := &harness{t: t, dir: t.TempDir(), lbAddr: tcptest.FreeAddr(t)}
 	h.boot()
 	t.Cleanup(h.shutdown)
 	return h
@@ -119,15 +120,6 @@ func (h *harness) shutdown() {
 	}
 	h.store.Close()
 	h.store = nil
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // desired returns a configuration of one service "web" whose instances

@@ -21,6 +21,7 @@ import (
 	"github.com/teal-deploy/teal/internal/runtime/runtimetest"
 	"github.com/teal-deploy/teal/internal/spec"
 	"github.com/teal-deploy/teal/internal/state"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // load sends requests through the load balancer from a few clients until
@@ -558,6 +559,6 @@ func (h *harness) mustApplyAll(d spec.Desired) {
 }
 
 func freePortOf(t *testing.T) string {
-	addr := freeAddr(t)
+	addr := tcptest.FreeAddr(t)
 	return addr[strings.LastIndexByte(addr, ':')+1:]
 }

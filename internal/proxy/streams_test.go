@@ -16,16 +16,11 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(tcptest.FreeAddr(t))
 	return port
 }
 

@@ -14,23 +14,13 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/hostiletest"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
-
-// freeAddr returns a free port on loopback.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // hostileServer starts a server with its API on TCP and an admin
 // listener, both with short limits, and returns it with its token.
 func hostileServer(t *testing.T, limits ConnLimits) (*Server, string) {
-	s := startServer(t, Config{API: "tcp://" + freeAddr(t), Admin: "127.0.0.1:0", ConnLimits: limits})
+	s := startServer(t, Config{API: "tcp://" + tcptest.FreeAddr(t), Admin: "127.0.0.1:0", ConnLimits: limits})
 	token, err := os.ReadFile(filepath.Join(s.cfg.DataDir, TokenFile))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,5 @@
-// Package tcptest gives tests both ends of a real loopback TCP connection.
+// Package tcptest gives tests real loopback sockets: both ends of a TCP
+// connection, and free addresses to listen on.
 package tcptest
 
 import (
