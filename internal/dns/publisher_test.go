@@ -10,8 +10,8 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/teal-deploy/teal/internal/dns/bindtest"
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // A publisher serves its zones: a record is answered at once; a zone that
@@ -22,7 +22,7 @@ func TestPublisherZones(t *testing.T) {
 	ctx := context.Background()
 	p := NewPublisher(nil)
 	t.Cleanup(p.Close)
-	first := bindtest.FreeAddr(t)
+	first := tcptest.FreeAddr(t)
 	if err := p.SetZones(ctx, []spec.DNSZone{{Name: "example.test", Listen: first}}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestPublisherZones(t *testing.T) {
 		t.Errorf("a name in no zone: %v", err)
 	}
 
-	second := bindtest.FreeAddr(t)
+	second := tcptest.FreeAddr(t)
 	if err := p.SetZones(ctx, []spec.DNSZone{{Name: "example.test", Listen: second}}); err != nil {
 		t.Fatal(err)
 	}

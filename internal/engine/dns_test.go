@@ -202,7 +202,7 @@ func stepNamed(d state.Deployment, name string) state.Step {
 // record back; a restarted server answers with the record the state says.
 func TestDNSBlueGreen(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
+	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 
 	d := h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
@@ -404,7 +404,7 @@ func TestDNSUpdatesToBIND(t *testing.T) {
 // and says so in an event.
 func TestDNSFailover(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
+	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	desired := func(v string) spec.Desired {
 		d := h.dnsDesired(runtimetest.Behaviour{Version: v}, zone, port)
@@ -457,7 +457,7 @@ func TestDNSFailover(t *testing.T) {
 // the candidate: both addresses serve the live revision again.
 func TestDNSAbortWhileLingering(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
+	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
 	v2 := h.dnsDesired(runtimetest.Behaviour{Version: "v2"}, zone, port)
@@ -509,7 +509,7 @@ func TestDNSAbortWhileLingering(t *testing.T) {
 // live slot again, and the events say what happened.
 func TestDNSRepublishedAfterRestart(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), bindtest.FreeAddr(t)
+	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
 
@@ -523,14 +523,18 @@ func TestDNSRepublishedAfterRestart(t *testing.T) {
 	if n := refuse.tries(); n != 3 {
 		t.Errorf("%d tries to publish; want 3 (two refused, then taken)", n)
 	}
-	evs, err := h.eng.LastEvents(100, "web")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The event is recorded just after the DNS server took the record.
 	var types []string
-	for _, ev := range evs {
-		if strings.HasPrefix(ev.Type, "dns.publish") {
-			types = append(types, ev.Type+": "+ev.Message)
+	for deadline := time.Now().Add(10 * time.Second); len(types) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		evs, err := h.eng.LastEvents(100, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = types[:0]
+		for _, ev := range evs {
+			if strings.HasPrefix(ev.Type, "dns.publish") {
+				types = append(types, ev.Type+": "+ev.Message)
+			}
 		}
 	}
 	if len(types) != 2 || !strings.HasPrefix(types[0], "dns.publish_failed") || !strings.Contains(types[0], "trying again") ||

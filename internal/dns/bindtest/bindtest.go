@@ -21,6 +21,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // KeyName is the name of the TSIG key BIND accepts updates signed with.
@@ -86,7 +88,7 @@ func Start(t testing.TB, zone string) *BIND {
 	var lastErr error
 	for range 3 { // a free port may be taken between choosing it and named binding it
 		dir := t.TempDir()
-		b.Addr = FreeAddr(t)
+		b.Addr = tcptest.FreeAddr(t)
 		if lastErr = b.start(named, dir); lastErr == nil {
 			t.Cleanup(b.stop)
 			return b
@@ -263,25 +265,4 @@ func (b *BIND) Lookup(t testing.TB, name string, qtype uint16) *mdns.Msg {
 		t.Fatalf("query %s at BIND: %v\n%s", name, err, b.Output())
 	}
 	return r
-}
-
-// FreeAddr returns a loopback address whose port is free for TCP and UDP
-// at the moment of asking: for a DNS server.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return ""
 }
