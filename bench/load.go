@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -34,8 +36,13 @@ type loadSpec struct {
 	URL         string
 	Connections int
 	Duration    time.Duration
-	Close       bool     // a new connection for every request
-	Pin         []string // the command prefix that pins the generator to a CPU, or nil
+	Close       bool // a new connection for every request
+	// Pause is how long each connection waits, on average, between a
+	// response and its next request: uniformly from half of it to one
+	// and a half times it, in whole milliseconds. 0: none, as fast as
+	// the participant answers.
+	Pause time.Duration
+	Pin   []string // the command prefix that pins the generator to a CPU, or nil
 }
 
 // generator runs load against a URL.
@@ -54,6 +61,20 @@ func (w wrk) run(ctx context.Context, s loadSpec) (load, error) {
 		"-d"+strconv.Itoa(max(1, int(s.Duration.Round(time.Second)/time.Second)))+"s", "--latency", "--timeout", "5s")
 	if s.Close {
 		args = append(args, "-H", "Connection: close")
+	}
+	if s.Pause > 0 {
+		lo, hi := pauseRange(s.Pause)
+		script, err := os.CreateTemp("", "teal-bench-*.lua")
+		if err != nil {
+			return load{}, err
+		}
+		defer os.Remove(script.Name())
+		// wrk calls delay() before each request and waits that many ms.
+		fmt.Fprintf(script, "function delay() return math.random(%d, %d) end\n", lo.Milliseconds(), hi.Milliseconds())
+		if err := script.Close(); err != nil {
+			return load{}, err
+		}
+		args = append(args, "-s", script.Name())
 	}
 	args = append(args, s.URL)
 	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
@@ -104,6 +125,14 @@ func parseWrk(out string) (load, error) {
 	return l, nil
 }
 
+// pauseRange is the range a pause of about d is drawn from, in whole
+// milliseconds as wrk's are.
+func pauseRange(d time.Duration) (lo, hi time.Duration) {
+	lo = max(time.Millisecond, (d / 2).Truncate(time.Millisecond))
+	hi = max(lo, (d * 3 / 2).Truncate(time.Millisecond))
+	return lo, hi
+}
+
 // goLoad is a small load generator in Go, for machines without wrk (the
 // CI smoke run). It is slower than wrk and shares the Go runtime's habits
 // with teal, so its numbers are only a check that everything works.
@@ -129,7 +158,7 @@ func (goLoad) run(ctx context.Context, s loadSpec) (load, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat, non2xx, errs := goLoadConn(ctx, host, req, s.Close)
+			lat, non2xx, errs := goLoadConn(ctx, host, req, s.Close, s.Pause)
 			mu.Lock()
 			all = append(all, lat...)
 			l.Non2xx += non2xx
@@ -149,7 +178,8 @@ func (goLoad) run(ctx context.Context, s loadSpec) (load, error) {
 
 // goLoadConn sends requests one after another until ctx is done, on one
 // connection or a new one each time.
-func goLoadConn(ctx context.Context, host, req string, closeEach bool) (lat []time.Duration, non2xx, errs int64) {
+func goLoadConn(ctx context.Context, host, req string, closeEach bool, pause time.Duration) (lat []time.Duration, non2xx, errs int64) {
+	lo, hi := pauseRange(pause)
 	var c net.Conn
 	var br *bufio.Reader
 	defer func() {
@@ -195,6 +225,9 @@ func goLoadConn(ctx context.Context, host, req string, closeEach bool) (lat []ti
 		if closeEach || resp.Close {
 			c.Close()
 			c = nil
+		}
+		if pause > 0 {
+			time.Sleep(lo + rand.N(hi-lo+time.Millisecond))
 		}
 	}
 	return lat, non2xx, errs

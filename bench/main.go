@@ -4,7 +4,8 @@
 // off, in interleaved rounds so that drift hits everyone alike. It prints
 // requests per second, p50 and p99 latency and the ratios to a direct
 // connection and to HAProxy, for keep-alive clients and for a new
-// connection per request; then it switches each proxy's upstream back and
+// connection per request, both as fast as each participant answers, and
+// for a new connection per request at a pace below saturation; then it switches each proxy's upstream back and
 // forth under load and counts what failed.
 //
 // Run it from the repository root with bench/run (which installs nginx,
@@ -44,6 +45,7 @@ type options struct {
 	workers     int
 	switches    int
 	switchFor   time.Duration
+	pause       time.Duration
 	services    int
 	only        string
 	keep        bool
@@ -57,6 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one measurement")
 	fs.IntVar(&o.connections, "connections", 50, "client connections")
 	fs.IntVar(&o.workers, "workers", 1, "worker processes or threads of every proxy (and GOMAXPROCS of teal and the backends)")
+	fs.DurationVar(&o.pause, "pause", 2*time.Millisecond, "in a third mode, a new connection per request with each connection pausing this long on average between requests: latency at a load below saturation, the same for every participant (0: no such mode)")
 	fs.IntVar(&o.switches, "switches", 40, "switches in the switch test (0: no switch test)")
 	fs.DurationVar(&o.switchFor, "switch-duration", 12*time.Second, "length of the switch test's load, per proxy")
 	fs.IntVar(&o.services, "services", 1, "services in teal's routing table (each past the first has 10 routes)")
@@ -173,17 +176,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, p := range measured {
 		names = append(names, p.name)
 	}
-	for _, mode := range []struct {
+	type mode struct {
 		title string
 		close bool
-	}{{"keep-alive clients", false}, {"a new connection per request", true}} {
+		pause time.Duration
+	}
+	modes := []mode{{"keep-alive clients", false, 0}, {"a new connection per request", true, 0}}
+	if o.pause > 0 {
+		lo, hi := pauseRange(o.pause)
+		modes = append(modes, mode{fmt.Sprintf("a new connection per request, each connection pausing %v–%v between requests (below saturation)", lo, hi), true, o.pause})
+	}
+	for _, mode := range modes {
 		var rounds []round
 		for i := range o.rounds {
 			r := round{}
 			for j := range measured {
 				p := measured[(i+j)%len(measured)] // a different order each round
 				cpu0 := cpuTime(p.pids())
-				l, err := gen.run(ctx, loadSpec{URL: p.url, Connections: o.connections, Duration: o.duration, Close: mode.close, Pin: genPin})
+				l, err := gen.run(ctx, loadSpec{URL: p.url, Connections: o.connections, Duration: o.duration, Close: mode.close, Pause: mode.pause, Pin: genPin})
 				if err != nil {
 					return fmt.Errorf("%s: %w", p.name, err)
 				}

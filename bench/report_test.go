@@ -58,3 +58,15 @@ func TestTableRatiosWithinRounds(t *testing.T) {
 		t.Errorf("a participant that did not run has a row:\n%s", got)
 	}
 }
+
+func TestPauseRange(t *testing.T) {
+	for _, c := range []struct{ d, lo, hi time.Duration }{
+		{2 * time.Millisecond, time.Millisecond, 3 * time.Millisecond},
+		{10 * time.Millisecond, 5 * time.Millisecond, 15 * time.Millisecond},
+		{500 * time.Microsecond, time.Millisecond, time.Millisecond}, // wrk waits whole milliseconds
+	} {
+		if lo, hi := pauseRange(c.d); lo != c.lo || hi != c.hi {
+			t.Errorf("pauseRange(%v) = %v, %v; want %v, %v", c.d, lo, hi, c.lo, c.hi)
+		}
+	}
+}
