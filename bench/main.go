@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.switches, "switches", 40, "switches in the switch test (0: no switch test)")
 	fs.DurationVar(&o.switchFor, "switch-duration", 12*time.Second, "length of the switch test's load, per proxy")
 	fs.IntVar(&o.services, "services", 1, "services in teal's routing table (each past the first has 10 routes)")
-	fs.StringVar(&o.only, "only", "direct,teal,HAProxy,nginx", "participants, comma-separated")
+	fs.StringVar(&o.only, "only", "direct,teal,HAProxy,nginx", "participants, comma-separated; eventloop (bench/eventloop: a reference for the design, not a proxy; Linux) runs only when named")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs and logs)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of teal over the whole run to this file (go tool pprof reads it)")
 	smoke := fs.Bool("smoke", false, "a quick check that the harness and teal work: 1 round of 1s, 8 connections, 20 switches in 3s; implies -check")
@@ -87,7 +87,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	e := env{dir: dir, bin: dir + "/bin/", workers: o.workers}
-	build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, "./bench/backend", "./bench/tealproxy")
+	progs := []string{"./bench/backend", "./bench/tealproxy"}
+	if runtime.GOOS == "linux" {
+		progs = append(progs, "./bench/eventloop")
+	}
+	build := exec.CommandContext(ctx, "go", append([]string{"build", "-o", e.bin}, progs...)...)
 	if b, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build (run from the repository root): %w: %s", err, b)
 	}
@@ -161,6 +165,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			continue
 		}
 		if err := add(tool.start(e, path)); err != nil {
+			return err
+		}
+	}
+	if want["eventloop"] && runtime.GOOS == "linux" {
+		if err := add(startEventLoop(e)); err != nil {
 			return err
 		}
 	}

@@ -171,6 +171,16 @@ func startTeal(e env, services int, profile string) (*participant, error) {
 	}, nil
 }
 
+// startEventLoop starts bench/eventloop, the reference event loop, in
+// front of the blue backend.
+func startEventLoop(e env) (*participant, error) {
+	cmd, addr, err := start(e, "eventloop", goEnv(e.workers), filepath.Join(e.bin, "eventloop"), "-backend", e.blue)
+	if err != nil {
+		return nil, err
+	}
+	return &participant{name: "eventloop", url: "http://" + addr + "/", procs: []*exec.Cmd{cmd}}, nil
+}
+
 // haproxyConfig is HAProxy set up as teal is: HTTP mode, keep-alive to
 // clients and (shared, "always") to the backends, X-Forwarded-For, no log.
 // green starts in maintenance; the runtime API switches.
