@@ -227,7 +227,7 @@ func goLoadConn(ctx context.Context, host, req string, closeEach bool, pause tim
 			c = nil
 		}
 		if pause > 0 {
-			time.Sleep(lo + rand.N(hi-lo+time.Millisecond))
+			time.Sleep(lo + time.Millisecond*rand.N((hi-lo)/time.Millisecond+1)) // whole ms, as wrk's
 		}
 	}
 	return lat, non2xx, errs

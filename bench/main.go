@@ -5,8 +5,9 @@
 // requests per second, p50 and p99 latency and the ratios to a direct
 // connection and to HAProxy, for keep-alive clients and for a new
 // connection per request, both as fast as each participant answers, and
-// for a new connection per request at a pace below saturation; then it switches each proxy's upstream back and
-// forth under load and counts what failed.
+// for a new connection per request at a pace below saturation; then it
+// switches each proxy's upstream back and forth under load and counts
+// what failed.
 //
 // Run it from the repository root with bench/run (which installs nginx,
 // HAProxy and wrk from Debian's packages when they are missing) or with

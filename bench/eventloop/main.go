@@ -160,7 +160,12 @@ func (l *loop) closeClient(c *conn) {
 // forwards it to the backend.
 func (l *loop) request(c *conn) {
 	if c.peer != nil {
-		return // one request at a time; no pipelining
+		// Readable with a request in flight: pipelining, which this
+		// loop does not do, or the client going away. Stop hearing of
+		// it until the answer (the epoll set is level-triggered).
+		syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		c.registered = false
+		return
 	}
 	n, err := syscall.Read(c.fd, l.scratch)
 	switch {
