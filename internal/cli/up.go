@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/teal-deploy/teal/internal/api"
 	"github.com/teal-deploy/teal/internal/engine"
+	"github.com/teal-deploy/teal/internal/proxy"
 	"github.com/teal-deploy/teal/internal/server"
+	"github.com/teal-deploy/teal/internal/spec"
 )
 
 // runUp is the embedded default in one command: a server in the
@@ -61,6 +64,7 @@ func runUp(e *env, args []string) error {
 	} else {
 		renderResults(e.stdout, api.ApplyResult{Plan: p, Results: results})
 	}
+	waitServing(e, srv.Engine(), desired)
 	fmt.Fprintln(e.stdout)
 	for _, lb := range desired.LoadBalancers {
 		fmt.Fprintf(e.stdout, "Load balancer %q serves on http://%s/\n", lb.Name, srv.Proxy().Addr(lb.Name))
@@ -70,4 +74,49 @@ func runUp(e *env, args []string) error {
 	fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 	<-e.ctx.Done()
 	return nil
+}
+
+// upWait bounds how long teal up waits for a service's instances.
+const upWait = time.Minute
+
+// waitServing waits until every service has a healthy instance in its
+// live slot, so that the addresses teal up prints next answer at once.
+// An apply leaves them healthy; after a stop the state is unchanged ("No
+// changes") but the instances were stopped with the server, and this
+// start has just started them again.
+func waitServing(e *env, eng *engine.Engine, desired spec.Desired) {
+	deadline := time.Now().Add(upWait)
+	told := false
+	for _, svc := range desired.Services {
+		for !liveHealthy(eng, svc.Name) {
+			if !told {
+				fmt.Fprintln(e.stdout, "Waiting for the instances started again to pass their health checks…")
+				told = true
+			}
+			if time.Now().After(deadline) {
+				fmt.Fprintf(e.stdout, "%s has no healthy instance after %s: see teal status %s and teal logs %s\n", svc.Name, upWait, svc.Name, svc.Name)
+				break
+			}
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// liveHealthy says whether a service's live slot has a healthy instance;
+// a service without one (not deployed) has nothing to wait for.
+func liveHealthy(eng *engine.Engine, name string) bool {
+	st, err := eng.Status(name)
+	if err != nil || len(st) != 1 || st[0].Live == nil {
+		return true
+	}
+	for _, in := range st[0].Live.Instances {
+		if in.Health == proxy.Healthy.String() {
+			return true
+		}
+	}
+	return false
 }
