@@ -1,45 +1,25 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/teal-deploy/teal/internal/syncbuf"
 	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
-// syncBuffer is a bytes.Buffer that teal up may write while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // up runs teal up DIR until the returned function stops it, and returns
 // once it says it is ready.
-func up(t *testing.T, dir string) (out *syncBuffer, stop func()) {
+func up(t *testing.T, dir string) (out *syncbuf.Buffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out = &syncBuffer{}
-	var errOut syncBuffer
+	out = &syncbuf.Buffer{}
+	var errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"up", "-admin", "", dir}, strings.NewReader(""), out, &errOut,

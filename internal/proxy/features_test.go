@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/syncbuf"
 )
 
 // headerEcho answers with the request headers the instance received.
@@ -371,7 +372,7 @@ func TestPauseAndMaintenance(t *testing.T) {
 }
 
 func TestMetricsAndAccessLog(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	p, url := lbWith(t, Options{AccessLog: &logBuf}, func(lb *spec.LoadBalancer) { lb.AccessLog = true })
 	p.SetPool("web", spec.Blue, []*Target{healthyTarget(t, p, "blue-1", backendServer(t, "blue"))})
 	p.SetWeights("web", Weights{spec.Blue: 100})
@@ -415,24 +416,6 @@ teal_instance_healthy{instance="blue-1",service="web",slot="blue"} 1
 	if id, _ := entry["request_id"].(string); len(id) != 32 {
 		t.Errorf("access log request_id = %v", entry["request_id"])
 	}
-}
-
-// syncBuffer is a bytes.Buffer that several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Changing a load balancer's settings starts a new generation on the same
