@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -49,26 +48,6 @@ func (h *harness) dnsDesired(b runtimetest.Behaviour, zone spec.DNSZone, port in
 	s.Deploy.KeepPrevious = spec.Duration(time.Minute)
 	d.DNSZones = []spec.DNSZone{zone}
 	return d
-}
-
-// slotPort returns a port free on 127.0.0.2 and 127.0.0.3.
-func slotPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.2:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		other, err := net.Listen("tcp", fmt.Sprintf("127.0.0.3:%d", port))
-		ln.Close()
-		if err == nil {
-			other.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free on 127.0.0.2 and 127.0.0.3")
-	return 0
 }
 
 // lookup asks server for name's A record, as a stub resolver does, and
@@ -202,7 +181,7 @@ func stepNamed(d state.Deployment, name string) state.Step {
 // record back; a restarted server answers with the record the state says.
 func TestDNSBlueGreen(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
+	port, zoneAddr := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3"), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 
 	d := h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
@@ -356,7 +335,7 @@ func getVia(t *testing.T, addr string) string {
 func TestDNSUpdatesToBIND(t *testing.T) {
 	b := bindtest.Start(t, "example.test")
 	h := newDNSHarness(t)
-	port := slotPort(t)
+	port := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3")
 	zone := func() spec.DNSZone {
 		return spec.DNSZone{Name: "example.test", Update: &spec.DNSUpdate{Server: b.Addr, KeyName: b.KeyName, KeySecret: b.KeySecret, Algorithm: b.Algorithm}}
 	}
@@ -404,7 +383,7 @@ func TestDNSUpdatesToBIND(t *testing.T) {
 // and says so in an event.
 func TestDNSFailover(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
+	port, zoneAddr := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3"), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	desired := func(v string) spec.Desired {
 		d := h.dnsDesired(runtimetest.Behaviour{Version: v}, zone, port)
@@ -457,7 +436,7 @@ func TestDNSFailover(t *testing.T) {
 // the candidate: both addresses serve the live revision again.
 func TestDNSAbortWhileLingering(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
+	port, zoneAddr := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3"), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
 	v2 := h.dnsDesired(runtimetest.Behaviour{Version: "v2"}, zone, port)
@@ -509,7 +488,7 @@ func TestDNSAbortWhileLingering(t *testing.T) {
 // live slot again, and the events say what happened.
 func TestDNSRepublishedAfterRestart(t *testing.T) {
 	h := newDNSHarness(t)
-	port, zoneAddr := slotPort(t), tcptest.FreeAddr(t)
+	port, zoneAddr := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3"), tcptest.FreeAddr(t)
 	zone := spec.DNSZone{Name: "example.test", Listen: zoneAddr}
 	h.mustApply(h.dnsDesired(runtimetest.Behaviour{Version: "v1"}, zone, port))
 

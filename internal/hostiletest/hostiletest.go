@@ -41,6 +41,23 @@ func Measure() Sample {
 	return Sample{Goroutines: runtime.NumGoroutine(), HeapAlloc: m.HeapAlloc}
 }
 
+// CheckBounded fails t when an attack of conns connections held more
+// than perConn goroutines a connection (and 100 more) or grew the live
+// heap by more than heap bytes while it lasted, or left more than five
+// goroutines behind.
+func CheckBounded(t testing.TB, before, during, after Sample, conns, perConn int, heap uint64) {
+	t.Helper()
+	if during.Goroutines > before.Goroutines+perConn*conns+100 {
+		t.Errorf("%d goroutines during the attack, %d before", during.Goroutines, before.Goroutines)
+	}
+	if during.HeapAlloc > before.HeapAlloc+heap {
+		t.Errorf("live heap grew from %s to %s during the attack", before, during)
+	}
+	if after.Goroutines > before.Goroutines+5 {
+		t.Errorf("%d goroutines after the attack, %d before", after.Goroutines, before.Goroutines)
+	}
+}
+
 // Settle waits up to timeout for the goroutines to come back to at most
 // want, and returns the last sample.
 func Settle(want int, timeout time.Duration) Sample {

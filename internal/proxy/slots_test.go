@@ -10,35 +10,8 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
-
-// slotPort returns a port free on 127.0.0.2, 127.0.0.3 and 127.0.0.4 at
-// the moment of asking: a service's slots share a port on other IPs.
-func slotPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.2:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		free := true
-		for _, ip := range []string{"127.0.0.3", "127.0.0.4"} {
-			other, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				free = false
-				break
-			}
-			other.Close()
-		}
-		ln.Close()
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no port free on 127.0.0.2-4")
-	return 0
-}
 
 func dnsService(name string, port int) spec.Service {
 	s := spec.NewService(name)
@@ -57,7 +30,7 @@ func dnsService(name string, port int) spec.Service {
 func TestSlotListeners(t *testing.T) {
 	p := New(Options{Log: discard()})
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
-	port := slotPort(t)
+	port := tcptest.FreePortOn(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	svc := dnsService("web", port)
 	if err := p.SetService(svc); err != nil {
 		t.Fatal(err)

@@ -122,15 +122,7 @@ func TestHostileAPIClients(t *testing.T) {
 	if attackLatency.Failed > 0 || calmLatency.Failed > 0 {
 		t.Errorf("the normal client failed: %v %v", calmLatency.Failures, attackLatency.Failures)
 	}
-	if during.Goroutines > before.Goroutines+4*slowConns+100 {
-		t.Errorf("%d goroutines during the attack, %d before", during.Goroutines, before.Goroutines)
-	}
-	if during.HeapAlloc > before.HeapAlloc+64<<20 {
-		t.Errorf("live heap grew from %s to %s during the attack", before, during)
-	}
-	if after.Goroutines > before.Goroutines+5 {
-		t.Errorf("%d goroutines after the attack, %d before", after.Goroutines, before.Goroutines)
-	}
+	hostiletest.CheckBounded(t, before, during, after, slowConns, 4, 64<<20)
 }
 
 // The API and the admin listener close connections that sit idle, and

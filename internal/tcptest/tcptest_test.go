@@ -2,6 +2,7 @@ package tcptest
 
 import (
 	"net"
+	"strconv"
 	"testing"
 )
 
@@ -35,5 +36,17 @@ func TestFreeAddrSkipsAPortHeldForUDP(t *testing.T) {
 		if addr := FreeAddr(t); held[addr] {
 			t.Fatalf("FreeAddr returned %s, held for UDP", addr)
 		}
+	}
+}
+
+func TestFreePortOnTakesEveryAddress(t *testing.T) {
+	ips := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	port := FreePortOn(t, ips...)
+	for _, ip := range ips {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if err != nil {
+			t.Fatalf("%s:%d: %v", ip, port, err)
+		}
+		defer ln.Close()
 	}
 }
