@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -88,37 +89,63 @@ func (s *fastServer) newConn() *fastConn {
 // serveConn serves one connection with fc's buffers; it reports whether
 // the connection was handed to net/http.
 func (fc *fastConn) serveConn(c net.Conn) (handedOff bool) {
-	s := fc.s
-	fc.c = c
-	rw := fc.sock.use(c)
-	fc.br.Reset(rw)
-	fc.bw.Reset(rw)
-	fc.deadline, fc.served, fc.unread = time.Time{}, 0, false
-	fc.state.Store(connActive)
+	fc.attach(c)
+	fc.br.Reset(&fc.io)
+	fc.bw.Reset(&fc.io)
+	fc.served, fc.unread = 0, false
 	var peer netip.Addr
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		peer = a.AddrPort().Addr().Unmap()
 	}
-	if peer != fc.peer || fc.peerStr == "" {
-		fc.peer, fc.peerStr = peer, peer.String()
-	}
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
+	fc.setPeer(peer)
+	if !fc.s.track(fc) {
 		c.Close()
 		return false
 	}
+	return fc.serve(nil)
+}
+
+// attach makes c the connection fc reads and writes, keeping what its
+// buffers hold.
+func (fc *fastConn) attach(c net.Conn) {
+	fc.c = c
+	fc.io.rw = fc.sock.use(c)
+	fc.deadline = time.Time{}
+	fc.state.Store(connActive)
+}
+
+func (fc *fastConn) setPeer(peer netip.Addr) {
+	if peer != fc.peer || fc.peerStr == "" {
+		fc.peer, fc.peerStr = peer, peer.String()
+	}
+}
+
+// track counts fc among the connections that shutdown waits for; false
+// when the fast path is shutting down.
+func (s *fastServer) track(fc *fastConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
 	s.conns[fc] = struct{}{}
-	s.mu.Unlock()
+	return true
+}
 
-	handedOff = fc.loop()
-
+// serve serves the tracked connection fc, first finishing what the event
+// loop began (first, when not nil, reports whether to go on), and closes
+// it unless it was handed to net/http, which it reports.
+func (fc *fastConn) serve(first func() bool) (handedOff bool) {
+	if first == nil || first() {
+		handedOff = fc.loop()
+	}
+	s := fc.s
 	s.mu.Lock()
 	delete(s.conns, fc)
 	s.mu.Unlock()
 	if !handedOff {
 		fc.sock.closeWrite()
-		c.Close()
+		fc.c.Close()
 	}
 	return handedOff
 }
@@ -148,6 +175,13 @@ type fastConn struct {
 	unread   bool      // a request body was left unread: close gently
 	num      [20]byte  // for formatting numbers
 	sock     sockIO    // c's socket, read and written without the scheduler's hand-offs; it keeps the send timeout
+	io       connIO    // what br and bw read and write through: sock, or an event loop's socket
+
+	// sent is a connection to an instance on which an event loop sent
+	// the request before it handed the connection over; the first
+	// attempt reads its answer there. sentReused says it was an idle one.
+	sent       *rawConn
+	sentReused bool
 
 	req  h1Request
 	resp h1Response
@@ -193,24 +227,40 @@ func (fc *fastConn) loop() (handedOff bool) {
 			fc.handOff()
 			return true
 		}
-		keep := fc.serveRequest(st, b, n)
-		fc.served++
-		if !keep {
-			fc.lingeringClose()
+		if !fc.afterRequest(fc.serveRequest(st, b, n)) {
 			return false
-		}
-		if fc.br.Buffered() == 0 { // pipelined requests are answered in one write
-			if fc.bw.Flush() != nil {
-				return false
-			}
-			// Let the goroutines whose instances have answered go first,
-			// rather than take this client's next request ahead of them:
-			// an event loop serves connections in turn, and so tail
-			// latency is lower (and throughput a little higher) this way.
-			runtime.Gosched()
 		}
 	}
 }
+
+// afterRequest ends a request whose answer is written (keep says whether
+// the connection may serve another) and reports whether to read the next.
+func (fc *fastConn) afterRequest(keep bool) bool {
+	fc.served++
+	if !keep {
+		fc.lingeringClose()
+		return false
+	}
+	if fc.br.Buffered() == 0 { // pipelined requests are answered in one write
+		if fc.bw.Flush() != nil {
+			return false
+		}
+		// Let the goroutines whose instances have answered go first,
+		// rather than take this client's next request ahead of them:
+		// an event loop serves connections in turn, and so tail
+		// latency is lower (and throughput a little higher) this way.
+		runtime.Gosched()
+	}
+	return true
+}
+
+// connIO is what a client connection's buffers read and write through:
+// its socket as sockIO, or as an event loop's, which it can hand over
+// without losing what the buffers hold.
+type connIO struct{ rw io.ReadWriter }
+
+func (c *connIO) Read(p []byte) (int, error)  { return c.rw.Read(p) }
+func (c *connIO) Write(p []byte) (int, error) { return c.rw.Write(p) }
 
 // readHead waits up to wait for a whole request head, and then up to
 // read_header more while it is incomplete, and parses it into fc.req. It
@@ -395,9 +445,15 @@ func (fc *fastConn) serveRequest(st *settings, b *backend, n int) bool {
 		fc.logAccess(st, &ex)
 		return keep && !r.close
 	}
-	keep := fc.forward(st, b, t, n, &ex)
-	fc.logAccess(st, &ex)
-	return keep && !r.close && !fc.s.closing.Load()
+	return fc.forwardAndLog(st, b, t, n, &ex)
+}
+
+// forwardAndLog forwards the request to t (acquired by the caller), logs
+// it, and reports whether the connection may serve another request.
+func (fc *fastConn) forwardAndLog(st *settings, b *backend, t *Target, n int, ex *exchange) bool {
+	keep := fc.forward(st, b, t, n, ex)
+	fc.logAccess(st, ex)
+	return keep && !fc.req.close && !fc.s.closing.Load()
 }
 
 // keepHead copies what is needed of the request head once its body has

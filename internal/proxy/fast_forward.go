@@ -75,12 +75,21 @@ func (fc *fastConn) attempt(st *settings, t *Target, n int, ex *exchange, replay
 	up := t.up.Load()
 	now := ex.start
 	for try := 0; ; try++ {
-		rc, reused, err := up.get(t.Addr, replayable, now)
-		if err != nil {
-			return true, err
+		var rc *rawConn
+		var reused bool
+		if rc, reused = fc.sent, fc.sentReused; rc != nil {
+			fc.sent = nil
+			up = rc.c.u
+			rc.client = fc.bw
+			keep, err = fc.answer(up, rc, n, ex)
+		} else {
+			rc, reused, err = up.get(t.Addr, replayable, now)
+			if err != nil {
+				return true, err
+			}
+			rc.client = fc.bw
+			keep, err = fc.exchange(st, up, rc, n, ex)
 		}
-		rc.client = fc.bw
-		keep, err = fc.exchange(st, up, rc, n, ex)
 		if errors.Is(err, errStale) && reused && replayable && try == 0 {
 			continue // the instance had closed it; net/http's Transport retries the same way
 		}
@@ -108,6 +117,13 @@ func (fc *fastConn) exchange(st *settings, up *upstream, rc *rawConn, n int, ex 
 		}
 		return false, err
 	}
+	return fc.answer(up, rc, n, ex)
+}
+
+// answer relays the instance's answer to the request sent on rc, whose
+// head was n bytes long; see exchange.
+func (fc *fastConn) answer(up *upstream, rc *rawConn, n int, ex *exchange) (keep bool, err error) {
+	r := &fc.req
 	resp := &fc.resp
 	head, err := readResponseHead(rc, resp, up.responseHeader)
 	if err != nil {

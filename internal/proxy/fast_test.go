@@ -30,6 +30,17 @@ func fastLB(t *testing.T, h http.Handler) (*Proxy, string) {
 	return p, url
 }
 
+// rawTarget makes the instance at addr, taken as healthy, the only
+// target of service web.
+func rawTarget(p *Proxy, addr string) *Target {
+	tg := p.NewTarget(TargetOptions{ID: "b", Addr: addr, Service: "web", Slot: spec.Blue,
+		Timeouts: spec.NewService("web").Timeouts, Consecutive5xx: 5})
+	tg.Assume(Healthy)
+	p.SetPool("web", spec.Blue, []*Target{tg})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	return tg
+}
+
 // rawExchange writes raw bytes to addr on one connection and reads back
 // everything until the connection closes or goes quiet.
 func rawExchange(t *testing.T, addr, raw string) string {
@@ -242,11 +253,7 @@ func TestFastPathStaleUpstreamConnection(t *testing.T) {
 		}
 	}()
 	p, url := lb(t)
-	tg := p.NewTarget(TargetOptions{ID: "b", Addr: ln.Addr().String(), Service: "web", Slot: spec.Blue,
-		Timeouts: spec.NewService("web").Timeouts, Consecutive5xx: 5})
-	tg.Assume(Healthy)
-	p.SetPool("web", spec.Blue, []*Target{tg})
-	p.SetWeights("web", Weights{spec.Blue: 100})
+	tg := rawTarget(p, ln.Addr().String())
 	for i := range 5 {
 		if code, body := get(t, http.DefaultClient, url+"/"); code != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, code, body)

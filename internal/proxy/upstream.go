@@ -86,8 +86,10 @@ type rawConn struct {
 	idleSince time.Time
 	deadline  time.Time // the read deadline last set
 	sock      sockIO
-	rw        io.ReadWriter // c's socket: sock, or c itself
+	rw        io.ReadWriter // c's socket: sock, or c itself, or an event loop's
 }
+
+func (rc *rawConn) Write(p []byte) (int, error) { return rc.rw.Write(p) }
 
 func (rc *rawConn) Read(p []byte) (int, error) {
 	if rc.client != nil && rc.client.Buffered() > 0 {
@@ -150,7 +152,7 @@ func (u *upstream) get(addr string, replayable bool, now time.Time) (rc *rawConn
 	}
 	rc = &rawConn{c: c.(*trackedConn)}
 	rc.rw = rc.sock.use(rc.c.Conn)
-	rc.bw = bufio.NewWriterSize(rc.rw, 4<<10)
+	rc.bw = bufio.NewWriterSize(rc, 4<<10)
 	rc.br = bufio.NewReaderSize(rc, 16<<10)
 	return rc, false, nil
 }
