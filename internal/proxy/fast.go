@@ -38,6 +38,10 @@ type fastServer struct {
 
 	idleWorkers chan net.Conn // goroutines waiting for a connection to serve
 	stop        chan struct{} // closed by shutdown: idle workers end
+
+	// What the event loops (loop_linux.go) did: requests they answered
+	// themselves, connections they handed to goroutines.
+	loopAnswered, loopHandedOff atomic.Uint64
 }
 
 func newFastServer(l *listener) *fastServer {

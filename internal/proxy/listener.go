@@ -49,6 +49,9 @@ type listener struct {
 	// for every request; fast is nil on listeners that have none.
 	settings atomic.Pointer[settings]
 	fast     *fastServer
+	// stopLoops ends the event loops that accept the listener's
+	// connections (loop_linux.go); nil when the accept goroutine does.
+	stopLoops func()
 
 	gen    atomic.Pointer[generation]
 	mu     sync.Mutex // serialises generation changes and shutdown
@@ -143,7 +146,9 @@ func (p *Proxy) openListener(kind listenerKind, name, addr string, lb spec.LoadB
 		ln.Close()
 		return nil, err
 	}
-	go l.accept()
+	if !l.startLoops() {
+		go l.accept()
+	}
 	p.log.Info("listening", "name", name, "kind", kind, "addr", ln.Addr().String(), "tls", l.certs != nil)
 	return l, nil
 }
@@ -319,6 +324,9 @@ func (l *listener) shutdown(ctx context.Context) {
 	l.ln.Close()
 	g, certs, redirect := l.gen.Load(), l.certs, l.redirect
 	l.mu.Unlock()
+	if l.stopLoops != nil {
+		l.stopLoops()
+	}
 	<-l.done
 	var wg sync.WaitGroup
 	if l.fast != nil {

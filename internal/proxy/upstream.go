@@ -74,6 +74,16 @@ func (u *upstream) dial(ctx context.Context, network, addr string) (net.Conn, er
 	return tc, nil
 }
 
+// adopt tracks a connection to the instance that an event loop opened
+// and hands to the goroutine path.
+func (u *upstream) adopt(c net.Conn) *trackedConn {
+	tc := &trackedConn{Conn: c, u: u}
+	u.mu.Lock()
+	u.conns[tc] = struct{}{}
+	u.mu.Unlock()
+	return tc
+}
+
 // rawConn is one of the fast path's connections to an instance.
 type rawConn struct {
 	c  *trackedConn
