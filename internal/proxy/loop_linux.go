@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -811,12 +812,10 @@ func (lp *eventLoop) finish(lc *loopConn) {
 	if body := up.total - up.head; body > 0 {
 		err = fc.relayN(br, int64(body), ex)
 	}
-	lp.s.loopAnswered.Add(1) // before the client can see the answer, for the tests
-	if err == nil {
-		err = fc.bw.Flush()
-	}
+	// Counted and logged before the client can see the answer, as on
+	// the fast path, whose answer waits in its buffer until then.
 	if t.countAnswer(resp.status) {
-		t.takeOut("passive health: " + itoa(resp.status) + " " + string(resp.reason) + " to " + itoa(int(t.max5xx.Load())) + " requests in a row")
+		t.takeOut("passive health: " + strconv.Itoa(resp.status) + " " + string(resp.reason) + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
 	}
 	lc.up, up.client = nil, nil
 	if resp.close || resp.untilClose {
@@ -828,6 +827,10 @@ func (lp *eventLoop) finish(lc *loopConn) {
 	t.release()
 	fc.logAccess(lc.st, ex)
 	fc.served++
+	lp.s.loopAnswered.Add(1)
+	if err == nil {
+		err = fc.bw.Flush()
+	}
 	keep := err == nil && !fc.req.close && !lp.s.closing.Load()
 	switch {
 	case len(lc.lio.pending) > 0:
@@ -836,18 +839,6 @@ func (lp *eventLoop) finish(lc *loopConn) {
 		lp.close(lc)
 	default:
 		lp.serve(lc)
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		if n /= 10; n == 0 {
-			return string(b[i:])
-		}
 	}
 }
 
