@@ -81,7 +81,8 @@ func (fc *fastConn) attempt(st *settings, t *Target, n int, ex *exchange, replay
 			fc.sent = nil
 			up = rc.c.u
 			rc.client = fc.bw
-			keep, err = fc.answer(up, rc, n, ex)
+			// What is left of response_header since the loop sent it.
+			keep, err = fc.answer(up, rc, n, ex, max(up.responseHeader-time.Since(ex.start), time.Nanosecond))
 		} else {
 			rc, reused, err = up.get(t.Addr, replayable, now)
 			if err != nil {
@@ -117,15 +118,16 @@ func (fc *fastConn) exchange(st *settings, up *upstream, rc *rawConn, n int, ex 
 		}
 		return false, err
 	}
-	return fc.answer(up, rc, n, ex)
+	return fc.answer(up, rc, n, ex, up.responseHeader)
 }
 
 // answer relays the instance's answer to the request sent on rc, whose
-// head was n bytes long; see exchange.
-func (fc *fastConn) answer(up *upstream, rc *rawConn, n int, ex *exchange) (keep bool, err error) {
+// head was n bytes long, waiting up to wait for its head (0: no limit);
+// see exchange.
+func (fc *fastConn) answer(up *upstream, rc *rawConn, n int, ex *exchange, wait time.Duration) (keep bool, err error) {
 	r := &fc.req
 	resp := &fc.resp
-	head, err := readResponseHead(rc, resp, up.responseHeader)
+	head, err := readResponseHead(rc, resp, wait)
 	if err != nil {
 		rc.c.Close()
 		if r.contentLength > 0 {

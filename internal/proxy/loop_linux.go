@@ -31,8 +31,9 @@ import (
 // hands a connection to the goroutine fast path (fast.go), with whatever
 // its buffers hold, as soon as that path has more to do: a request body,
 // anything the fast path would hand to net/http, an answer that streams
-// or is larger than its buffer, an instance slower than loopPatience, a
-// client slower to take its answer than its socket buffer.
+// or is larger than its buffer, an instance that does not answer within
+// response_header (the goroutine answers 504), a client slower to take
+// its answer than its socket buffer.
 //
 // A loop waits for its epoll set through the runtime's poller too (the
 // set is a file that becomes readable), so it parks as a goroutine does
@@ -40,8 +41,10 @@ import (
 // per request (README, Performance), p99 went from 13 % above HAProxy's
 // to 7 % below it, and CPU per request from 1.13× HAProxy's to 0.98×.
 
-// loopPatience is how long a loop waits for an instance before it hands
-// the exchange to a goroutine, whose timeouts then apply.
+// loopPatience is how long a loop waits for a connection to an instance
+// to open before it hands the request to a goroutine, which dials again
+// within the service's connect timeout. An answer it waits for until the
+// service's response_header runs out, and then a goroutine answers 504.
 const loopPatience = 20 * time.Millisecond
 
 // loopTick is how often at most a loop looks for connections past their
@@ -610,7 +613,6 @@ func (lp *eventLoop) start(lc *loopConn, st *settings, b *backend, t *Target, n 
 	lc.ex.target = t
 	lc.st, lc.b, lc.t, lc.n = st, b, t, n
 	lc.replayable = idempotentMethod(bstr(fc.req.method))
-	lp.setUntil(lc, lc.ex.start.Add(loopPatience))
 	up := lp.get(t, lc.replayable, lc.ex.start)
 	if up == nil { // not at once: the goroutine path dials, and says what failed
 		t.release()
@@ -620,19 +622,24 @@ func (lp *eventLoop) start(lc *loopConn, st *settings, b *backend, t *Target, n 
 	lc.up, up.client = up, lc
 	up.head, up.reparse = 0, false
 	fc.writeRequestHead(up.rc.bw, st, lc.ex.requestID)
-	if !up.connecting {
-		lp.send(lc)
+	if up.connecting {
+		lp.setUntil(lc, lc.ex.start.Add(loopPatience))
+		return
 	}
+	lp.send(lc)
 }
 
-// send writes the request head to the instance.
+// send writes the request head to the instance, whose answer the loop
+// then waits for until response_header runs out.
 func (lp *eventLoop) send(lc *loopConn) {
 	up := lc.up
 	if up.rc.bw.Flush() != nil || len(up.lio.pending) > 0 {
 		// Closed by the instance, or full: the goroutine path sends it
 		// again, on a connection of its own.
 		lp.retry(lc)
+		return
 	}
+	lp.setUntil(lc, deadlineAfter(lc.ex.start, up.pool.u.responseHeader))
 }
 
 // retry closes the exchange's connection to the instance, which took

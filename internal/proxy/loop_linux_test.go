@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/teal-deploy/teal/internal/spec"
 )
 
 // loopCounts are what a load balancer's event loops have done.
@@ -71,8 +73,8 @@ func TestEventLoopAnswersPlainRequests(t *testing.T) {
 
 // What the loop does not finish itself goes to a goroutine with the
 // connection, and is answered as the fast path answers it: a body to
-// send, an answer that streams, one larger than the loop's buffer, an
-// instance slower than loopPatience, a client that does not read.
+// send, an answer that streams, one larger than the loop's buffer, a
+// client that does not read.
 func TestEventLoopHandsOverWhatItDoesNotFinish(t *testing.T) {
 	big, mid := strings.Repeat("x", 256<<10), strings.Repeat("m", 15<<10)
 	const medium = "GET /medium HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -80,9 +82,6 @@ func TestEventLoopHandsOverWhatItDoesNotFinish(t *testing.T) {
 		switch r.URL.Path {
 		case "/echo":
 			io.Copy(w, r.Body)
-		case "/slow":
-			time.Sleep(3 * loopPatience)
-			fmt.Fprint(w, "slow")
 		case "/stream":
 			for i := range 3 {
 				fmt.Fprintf(w, "%d;", i)
@@ -116,7 +115,7 @@ func TestEventLoopHandsOverWhatItDoesNotFinish(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b), "sent"
 	})
-	for path, want := range map[string]string{"/slow": "slow", "/stream": "0;1;2;", "/big": big} {
+	for path, want := range map[string]string{"/stream": "0;1;2;", "/big": big} {
 		check(path, func() (string, string) {
 			got := rawGet(t, addr, path)
 			_, body, _ := strings.Cut(got, "\r\n\r\n")
@@ -152,6 +151,34 @@ func TestEventLoopHandsOverWhatItDoesNotFinish(t *testing.T) {
 	})
 }
 
+// A loop waits for a slow instance as long as response_header allows,
+// and past it hands the exchange to a goroutine, which answers 504 at
+// once rather than wait response_header again.
+func TestEventLoopWaitsForSlowInstances(t *testing.T) {
+	p, url := lb(t)
+	tg := healthyTarget(t, p, "b", backendServer(t, "b"))
+	tg.Update(spec.UpstreamTimeouts{Connect: spec.Duration(time.Second), ResponseHeader: spec.Duration(300 * time.Millisecond)}, 0)
+	p.SetPool("web", spec.Blue, []*Target{tg})
+	p.SetWeights("web", Weights{spec.Blue: 100})
+	addr := strings.TrimPrefix(url, "http://")
+
+	a0, h0 := loopCounts(p)
+	if got := rawGet(t, addr, "/?sleep=150ms"); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+		t.Errorf("an answer within response_header: %q", got)
+	}
+	if a1, h1 := loopCounts(p); a1 != a0+1 || h1 != h0 {
+		t.Errorf("an answer within response_header: the loop answered %d and handed over %d", a1-a0, h1-h0)
+	}
+	start := time.Now()
+	got := rawGet(t, addr, "/?sleep=1500ms")
+	if took := time.Since(start); !strings.HasPrefix(got, "HTTP/1.1 504 ") || took > time.Second {
+		t.Errorf("an instance slower than response_header: %q after %s", got, took)
+	}
+	if _, h2 := loopCounts(p); h2 != h0+1 {
+		t.Errorf("an instance slower than response_header: %d hand-overs, want 1", h2-h0)
+	}
+}
+
 // A shutdown while the loop waits for an instance's answer lets the
 // answer through: the loop hands the exchange to a goroutine, which the
 // shutdown waits for.
@@ -159,7 +186,7 @@ func TestEventLoopShutdownFinishesExchanges(t *testing.T) {
 	arrived := make(chan struct{}, 8)
 	p, url := fastLB(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		time.Sleep(loopPatience / 2)
+		time.Sleep(10 * time.Millisecond)
 		fmt.Fprint(w, "done")
 	}))
 	addr := strings.TrimPrefix(url, "http://")
