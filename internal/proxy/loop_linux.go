@@ -134,7 +134,7 @@ type loopUp struct {
 type loopPool struct {
 	u    *upstream
 	t    *Target
-	sa   syscall.Sockaddr // nil: the address is not an IP literal
+	sa   syscall.Sockaddr // nil: the address is not an IP literal (nor one with a zone): goroutines dial it
 	idle []*loopUp
 }
 
@@ -659,7 +659,7 @@ func (lp *eventLoop) get(t *Target, replayable bool, now time.Time) *loopUp {
 	p := lp.pools[u]
 	if p == nil {
 		p = &loopPool{u: u, t: t}
-		if ap, err := netip.ParseAddrPort(t.Addr); err == nil {
+		if ap, err := netip.ParseAddrPort(t.Addr); err == nil && ap.Addr().Zone() == "" {
 			if a := ap.Addr(); a.Is4() {
 				p.sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
 			} else {

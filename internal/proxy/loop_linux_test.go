@@ -242,3 +242,19 @@ func TestEventLoopDropsClosedIdleConnections(t *testing.T) {
 		t.Errorf("closed idle connections took the instance out: %s", tg.LastResult())
 	}
 }
+
+// An instance addressed by name, which a loop does not resolve, is
+// reached through a goroutine, which dials it as the fast path does.
+func TestEventLoopHandsOverInstancesByName(t *testing.T) {
+	srv := backendServer(t, "named")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	p, url := lb(t)
+	rawTarget(p, net.JoinHostPort("localhost", port))
+	_, h0 := loopCounts(p)
+	if got := rawGet(t, strings.TrimPrefix(url, "http://"), "/"); !strings.HasPrefix(got, "HTTP/1.1 200 OK") || !strings.Contains(got, "named") {
+		t.Errorf("an instance addressed by name: %q", got)
+	}
+	if _, h1 := loopCounts(p); h1 != h0+1 {
+		t.Errorf("%d hand-overs, want 1", h1-h0)
+	}
+}
