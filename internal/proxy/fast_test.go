@@ -30,6 +30,33 @@ func fastLB(t *testing.T, h http.Handler) (*Proxy, string) {
 	return p, url
 }
 
+// answerOnceServer is an instance that answers one request on each
+// connection, keep-alive by default, and closes the connection linger
+// later without saying so; it returns its address.
+func answerOnceServer(t *testing.T, linger time.Duration) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					time.Sleep(linger)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // rawTarget makes the instance at addr, taken as healthy, the only
 // target of service web.
 func rawTarget(p *Proxy, addr string) *Target {
@@ -230,30 +257,9 @@ func TestFastPathStreamsBodies(t *testing.T) {
 // no failed request: a request that can be sent again goes on a new
 // connection.
 func TestFastPathStaleUpstreamConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // one answer, keep-alive by default, then close after a moment
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				time.Sleep(20 * time.Millisecond)
-			}()
-		}
-	}()
+	addr := answerOnceServer(t, 20*time.Millisecond)
 	p, url := lb(t)
-	tg := rawTarget(p, ln.Addr().String())
+	tg := rawTarget(p, addr)
 	for i := range 5 {
 		if code, body := get(t, http.DefaultClient, url+"/"); code != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, code, body)

@@ -123,8 +123,9 @@ type loopUp struct {
 	client     *loopConn // the exchange it serves; nil when idle
 	connecting bool
 	reused     bool
-	head       int // the answer's head length once parsed, else 0
-	total      int // and with its body
+	closed     bool // the instance has shut its side: not to be used again
+	head       int  // the answer's head length once parsed, else 0
+	total      int  // and with its body
 	reparse    bool
 	idleSince  time.Time
 }
@@ -744,6 +745,9 @@ func (lp *eventLoop) upstreamReady(up *loopUp, events uint32) {
 		up.connecting = false
 		lp.send(lc)
 	default:
+		// An instance that closes after its answer often sends the FIN
+		// with it: then no event would tell the idle connection's end.
+		up.closed = up.closed || events&syscall.EPOLLRDHUP != 0
 		lp.readAnswer(lc)
 	}
 }
@@ -825,7 +829,7 @@ func (lp *eventLoop) finish(lc *loopConn) {
 		t.takeOut("passive health: " + strconv.Itoa(resp.status) + " " + string(resp.reason) + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
 	}
 	lc.up, up.client = nil, nil
-	if resp.close || resp.untilClose {
+	if resp.close || resp.untilClose || up.closed {
 		lp.closeUp(up)
 	} else {
 		lp.putIdle(up)

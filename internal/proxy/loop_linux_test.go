@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -211,32 +210,20 @@ func TestEventLoopShutdownFinishesExchanges(t *testing.T) {
 // A connection to an instance that the instance closes while idle in a
 // loop's pool is noticed and not used: the next requests are answered.
 func TestEventLoopDropsClosedIdleConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // one answer, then close at once
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
-		}
-	}()
+	instance := answerOnceServer(t, 0)
 	p, url := lb(t)
-	tg := rawTarget(p, ln.Addr().String())
+	tg := rawTarget(p, instance)
 	addr := strings.TrimPrefix(url, "http://")
+	_, h0 := loopCounts(p)
 	for i := range 50 {
 		if got := rawGet(t, addr, "/"); !strings.HasSuffix(got, "\r\n\r\nok") {
 			t.Fatalf("request %d: %q", i, got)
 		}
+	}
+	// A closed connection taken from the pool would cost a hand-over
+	// (the request is sent again by a goroutine): the loop saw them go.
+	if _, h1 := loopCounts(p); h1-h0 > 5 {
+		t.Errorf("%d of 50 requests found a closed connection and were handed over", h1-h0)
 	}
 	if tg.Health() != Healthy {
 		t.Errorf("closed idle connections took the instance out: %s", tg.LastResult())
