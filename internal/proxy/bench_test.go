@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // routedTable is a proxy whose load balancer "lb" has services*10
@@ -95,33 +96,15 @@ func BenchmarkPick(b *testing.B) {
 // allocations alone.
 func rawBackend(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 64\r\n\r\n" + string(bytes.Repeat([]byte("x"), 63)) + "\n")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return tcptest.Serve(tb, func(c net.Conn) {
+		br := bufio.NewReaderSize(c, 16<<10)
+		for skipHead(br) == nil {
+			if _, err := c.Write(resp); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 16<<10)
-				for {
-					if err := skipHead(br); err != nil {
-						return
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // skipHead reads one request head without a body.

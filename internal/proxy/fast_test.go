@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/teal-deploy/teal/internal/spec"
+	"github.com/teal-deploy/teal/internal/tcptest"
 )
 
 // fastLB is a load balancer whose service web has one healthy target,
@@ -34,27 +35,12 @@ func fastLB(t *testing.T, h http.Handler) (*Proxy, string) {
 // connection, keep-alive by default, and closes the connection linger
 // later without saying so; it returns its address.
 func answerOnceServer(t *testing.T, linger time.Duration) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-					time.Sleep(linger)
-				}
-			}()
+	return tcptest.Serve(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			time.Sleep(linger)
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // rawTarget makes the instance at addr, taken as healthy, the only
