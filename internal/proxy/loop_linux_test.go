@@ -12,15 +12,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/teal-deploy/teal/internal/spec"
 )
 
-// loopCounts are what a load balancer's event loops have done.
+// loopCounts are what load balancer public's event loops have done, as
+// its metrics say.
 func loopCounts(p *Proxy) (answered, handedOff uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.listeners["public"].fast
-	return s.loopAnswered.Load(), s.loopHandedOff.Load()
+	return uint64(metricValue(p, "teal_event_loop_answers_total")), uint64(metricValue(p, "teal_event_loop_handovers_total"))
+}
+
+func metricValue(p *Proxy, name string) float64 {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "load_balancer" && l.GetValue() == "public" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	panic("no " + name + " for load balancer public")
 }
 
 // rawGet sends one GET on a new connection, as wrk with "Connection:

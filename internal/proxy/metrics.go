@@ -26,12 +26,16 @@ var (
 		"Active health checks, by result.", append(instanceLabels, "result"), nil)
 	descTransitions = prometheus.NewDesc("teal_health_transitions_total",
 		"Changes of an instance's health, by active checks or by real requests.", instanceLabels, nil)
+	descLoopAnswers = prometheus.NewDesc("teal_event_loop_answers_total",
+		"Requests a load balancer's event loops answered themselves.", []string{"load_balancer"}, nil)
+	descLoopHandOvers = prometheus.NewDesc("teal_event_loop_handovers_total",
+		"Connections a load balancer's event loops handed to goroutines: a body, a stream, a slow instance or client, anything net/http serves.", []string{"load_balancer"}, nil)
 )
 
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descDuration, descInFlight, descHealthy, descChecks, descTransitions} {
+	for _, d := range []*prometheus.Desc{descRequests, descDuration, descInFlight, descHealthy, descChecks, descTransitions, descLoopAnswers, descLoopHandOvers} {
 		ch <- d
 	}
 }
@@ -39,6 +43,10 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 var codeLabels = [6]string{"error", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range c.p.fastServers() {
+		ch <- prometheus.MustNewConstMetric(descLoopAnswers, prometheus.CounterValue, float64(s.loopAnswered.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descLoopHandOvers, prometheus.CounterValue, float64(s.loopHandedOff.Load()), name)
+	}
 	for _, t := range c.p.tracked() {
 		lv := []string{t.Service, string(t.Slot), t.ID}
 		sn := t.stats.snapshot()
@@ -62,4 +70,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(t.stats.checksFailed.Load()), append(lv, "fail")...)
 		ch <- prometheus.MustNewConstMetric(descTransitions, prometheus.CounterValue, float64(t.stats.transitions.Load()), lv...)
 	}
+}
+
+// fastServers returns the fast path of each load balancer, by name.
+func (p *Proxy) fastServers() map[string]*fastServer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]*fastServer, len(p.listeners))
+	for name, l := range p.listeners {
+		if l.fast != nil {
+			out[name] = l.fast
+		}
+	}
+	return out
 }
