@@ -482,7 +482,8 @@ func (lp *eventLoop) toNetHTTP(fd int) {
 	lp.l.serveHTTP(c)
 }
 
-// fdConn makes a net.Conn of a socket, which it takes over.
+// fdConn makes a net.Conn of a socket (a duplicate of it), and closes
+// fd whether or not it could.
 func fdConn(fd int) (net.Conn, error) {
 	f := os.NewFile(uintptr(fd), "")
 	defer f.Close()
@@ -538,11 +539,7 @@ func (lp *eventLoop) detach(lc *loopConn) (net.Conn, error) {
 		// The duplicate fdConn makes would keep the registration.
 		lp.ctl(syscall.EPOLL_CTL_DEL, lc.fd, 0)
 	}
-	c, err := fdConn(lc.fd)
-	if err != nil {
-		syscall.Close(lc.fd)
-	}
-	return c, err
+	return fdConn(lc.fd)
 }
 
 // handOff gives a client connection to a goroutine of the fast path,
@@ -574,7 +571,6 @@ func (lp *eventLoop) handOffExchange(lc *loopConn) {
 	lp.ctl(syscall.EPOLL_CTL_DEL, up.fd, 0)
 	uc, err := fdConn(up.fd)
 	if err != nil {
-		syscall.Close(up.fd)
 		lc.t.release()
 		lp.l.p.log.Warn("event loop: hand-off", "name", lp.l.name, "err", err)
 		lp.close(lc)
