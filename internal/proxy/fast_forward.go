@@ -145,9 +145,7 @@ func (fc *fastConn) answer(up *upstream, rc *rawConn, n int, ex *exchange, wait 
 		rc.c.Close()
 		return false, err
 	}
-	if t := ex.target; t.countAnswer(resp.status) {
-		t.takeOut("passive health: " + strconv.Itoa(resp.status) + " " + string(resp.reason) + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
-	}
+	ex.target.answeredRaw(resp.status, resp.reason)
 	if resp.close || resp.untilClose {
 		rc.c.Close()
 	} else {

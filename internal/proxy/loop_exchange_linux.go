@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"net/netip"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -321,9 +320,7 @@ func (lp *eventLoop) finish(lc *loopConn) {
 	}
 	// Counted and logged before the client can see the answer, as on
 	// the fast path, whose answer waits in its buffer until then.
-	if t.countAnswer(resp.status) {
-		t.takeOut("passive health: " + strconv.Itoa(resp.status) + " " + string(resp.reason) + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
-	}
+	t.answeredRaw(resp.status, resp.reason)
 	lc.up, up.client = nil, nil
 	if resp.close || resp.untilClose || up.closed {
 		lp.closeUp(up)

@@ -615,23 +615,14 @@ func (lp *eventLoop) sweep(now time.Time) {
 			lp.setUntil(lc, lc.until)
 			continue
 		}
-		switch {
-		case lc.up == nil:
-			lp.close(lc) // read_header or idle ran out
-		case lc.up.connecting:
-			lp.retry(lc)
-		default:
-			lp.handOffExchange(lc)
-		}
+		lp.expire(lc) // read_header, idle, response_header or loopPatience ran out
 	}
 	for u, p := range lp.pools {
 		u.mu.Lock()
 		gone := u.retired
 		u.mu.Unlock()
 		if gone || p.t.closed.Load() {
-			for _, up := range p.idle {
-				lp.closeUp(up)
-			}
+			lp.closeIdle(p)
 			delete(lp.pools, u)
 			continue
 		}
@@ -645,23 +636,36 @@ func (lp *eventLoop) sweep(now time.Time) {
 	}
 }
 
+// expire ends what lc waits for: a client's request, by closing it; a
+// connection to an instance, by handing the request to a goroutine that
+// dials again; an answer, by handing the exchange to a goroutine.
+func (lp *eventLoop) expire(lc *loopConn) {
+	switch {
+	case lc.up == nil:
+		lp.close(lc)
+	case lc.up.connecting:
+		lp.retry(lc)
+	default:
+		lp.handOffExchange(lc)
+	}
+}
+
+func (lp *eventLoop) closeIdle(p *loopPool) {
+	for _, up := range p.idle {
+		lp.closeUp(up)
+	}
+	p.idle = nil
+}
+
 // shutdown ends the loop: see stop.
 func (lp *eventLoop) shutdown() {
 	for _, slot := range lp.table {
-		switch lc := slot.c; {
-		case lc == nil:
-		case lc.up == nil:
-			lp.close(lc)
-		case lc.up.connecting:
-			lp.retry(lc)
-		default:
-			lp.handOffExchange(lc)
+		if slot.c != nil {
+			lp.expire(slot.c)
 		}
 	}
 	for _, p := range lp.pools {
-		for _, up := range p.idle {
-			lp.closeUp(up)
-		}
+		lp.closeIdle(p)
 	}
 	lp.pools = nil
 	lp.release(false)

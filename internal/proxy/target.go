@@ -126,6 +126,14 @@ func (t *Target) answered(resp *http.Response) error {
 	return nil
 }
 
+// answeredRaw is answered for the fast path and the event loops, which
+// have the status line's parts as parsed.
+func (t *Target) answeredRaw(status int, reason []byte) {
+	if t.countAnswer(status) {
+		t.takeOut("passive health: " + strconv.Itoa(status) + " " + string(reason) + " to " + strconv.FormatInt(t.max5xx.Load(), 10) + " requests in a row")
+	}
+}
+
 // countAnswer counts an answer's status towards the run of 5xx answers
 // and reports whether the run has reached the limit.
 func (t *Target) countAnswer(status int) bool {
