@@ -81,8 +81,7 @@ func (fc *fastConn) attempt(st *settings, t *Target, n int, ex *exchange, replay
 			fc.sent = nil
 			up = rc.c.u
 			rc.client = fc.bw
-			// What is left of response_header since the loop sent it.
-			keep, err = fc.answer(up, rc, n, ex, max(up.responseHeader-time.Since(ex.start), time.Nanosecond))
+			keep, err = fc.answer(up, rc, n, ex, up.responseHeaderLeft(ex.start))
 		} else {
 			rc, reused, err = up.get(t.Addr, replayable, now)
 			if err != nil {

@@ -369,3 +369,19 @@ func TestFastPathTimeouts(t *testing.T) {
 		c.Close()
 	}
 }
+
+// What a goroutine that takes over an exchange from a loop waits for the
+// answer: what is left of response_header, or no limit when there is none.
+func TestResponseHeaderLeft(t *testing.T) {
+	now := time.Now()
+	none, second := &upstream{}, &upstream{responseHeader: time.Second}
+	if got := none.responseHeaderLeft(now.Add(-time.Hour)); got != 0 {
+		t.Errorf("no response_header: %s, want 0 (no limit)", got)
+	}
+	if got := second.responseHeaderLeft(now.Add(-2 * time.Second)); got != time.Nanosecond {
+		t.Errorf("response_header past: %s, want 1ns", got)
+	}
+	if got := second.responseHeaderLeft(now.Add(-300 * time.Millisecond)); got > 700*time.Millisecond || got < 600*time.Millisecond {
+		t.Errorf("300 ms into a second: %s left", got)
+	}
+}

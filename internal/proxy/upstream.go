@@ -67,15 +67,20 @@ func (u *upstream) dial(ctx context.Context, network, addr string) (net.Conn, er
 	if err != nil {
 		return nil, &dialError{err: err}
 	}
-	tc := &trackedConn{Conn: c, u: u}
-	u.mu.Lock()
-	u.conns[tc] = struct{}{}
-	u.mu.Unlock()
-	return tc, nil
+	return u.adopt(c), nil
 }
 
-// adopt tracks a connection to the instance that an event loop opened
-// and hands to the goroutine path.
+// responseHeaderLeft is what is left of response_header for a request
+// sent at sent: at least a nanosecond, or 0 (no limit) when there is none.
+func (u *upstream) responseHeaderLeft(sent time.Time) time.Duration {
+	if u.responseHeader == 0 {
+		return 0
+	}
+	return max(u.responseHeader-time.Since(sent), time.Nanosecond)
+}
+
+// adopt tracks a connection to the instance: one dial opened, or one an
+// event loop opened and hands to the goroutine path.
 func (u *upstream) adopt(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, u: u}
 	u.mu.Lock()
